@@ -1,0 +1,77 @@
+# GeoGrid: `make run` sets everything up and serves the demo city; `make test` runs every check.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMPS := var/stamps
+DB_ROLE ?= geogrid
+DB_PASSWORD ?= geogrid
+DB_NAME ?= geogrid
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export DJANGO_SETTINGS_MODULE ?= geogrid.settings.base
+
+.PHONY: run test bench setup system venv db assets migrate demo messages check lint format serve clean-db
+
+$(STAMPS):
+	@mkdir -p $(STAMPS)
+
+# System packages: apt installs only what is missing (a no-op once everything is there).
+system: | $(STAMPS)
+	@bash scripts/install-system.sh
+
+$(STAMPS)/venv: pyproject.toml | $(STAMPS)
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+venv: system $(STAMPS)/venv
+
+$(STAMPS)/assets: package.json package-lock.json | $(STAMPS)
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p var/vendor/ol
+	cp node_modules/ol/dist/ol.js node_modules/ol/ol.css var/vendor/ol/
+	@touch $@
+
+assets: system $(STAMPS)/assets
+
+# Starts PostgreSQL if it is down and creates the role and database (quick when they exist).
+db: system
+	@bash scripts/ensure-db.sh $(DB_ROLE) $(DB_PASSWORD) $(DB_NAME)
+
+messages: venv
+	@$(PY) manage.py compilemessages -v 0 --ignore '.venv/*' --ignore 'node_modules/*'
+
+migrate: venv db
+	$(PY) manage.py migrate --noinput -v 0
+
+demo: migrate
+	$(PY) manage.py load_demo_boundaries
+
+setup: venv assets db messages migrate demo
+	$(PY) manage.py collectstatic --noinput -v 0
+
+run: setup
+	@echo "GeoGrid serves the demo city on http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
+	$(VENV)/bin/gunicorn geogrid.wsgi --bind $(HOST):$(PORT) --workers 2 --access-logfile - --forwarded-allow-ips=127.0.0.1
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+check: venv db assets messages
+	$(PY) manage.py check --fail-level WARNING
+	$(PY) manage.py makemigrations --check --dry-run -v 1
+
+test: lint check
+	DJANGO_SETTINGS_MODULE=geogrid.settings.test $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) -m benchmarks $(BENCH_ARGS)

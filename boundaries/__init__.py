@@ -1,0 +1,1 @@
+"""Grid units, their hierarchy and generations; import, export and point lookup."""

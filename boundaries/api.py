@@ -1,0 +1,261 @@
+"""HTTP API of the grid: point lookup and grid units as GeoJSON built in PostGIS."""
+
+from django.contrib.gis.geos import Point, Polygon
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import CharField, F, FloatField, Func, OuterRef, Value
+from django.http import HttpResponse
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from boundaries.models import GridUnit, Level
+from boundaries.selectors import (
+    generation_extent,
+    generation_get,
+    unit_get,
+    unit_list,
+    units_for_point,
+    valid_at_q,
+)
+from core.coords import SUPPORTED_CRS, CoordinateError, parse_lon_lat
+from core.errors import ApiError
+from core.geojson import GEOJSON_CONTENT_TYPE, FeatureCollectionPagination, features_of
+
+
+class LevelField(serializers.Field):
+    default_error_messages = {"invalid": _("Unknown level; use one of: city, district, street, community, grid.")}
+
+    def to_internal_value(self, data):
+        try:
+            return Level.from_name(data)
+        except ValueError:
+            self.fail("invalid")
+
+    def to_representation(self, value):
+        return Level(value).slug
+
+
+class BboxField(serializers.CharField):
+    """min_lon,min_lat,max_lon,max_lat in WGS-84."""
+
+    def to_internal_value(self, data):
+        text = super().to_internal_value(data)
+        parts = text.split(",")
+        if len(parts) != 4:
+            raise serializers.ValidationError(_("Expected four numbers: min_lon,min_lat,max_lon,max_lat."))
+        try:
+            min_lon, min_lat = parse_lon_lat(parts[0], parts[1])
+            max_lon, max_lat = parse_lon_lat(parts[2], parts[3])
+        except CoordinateError as exc:
+            raise serializers.ValidationError(str(exc.message)) from None
+        if min_lon >= max_lon or min_lat >= max_lat:
+            raise serializers.ValidationError(_("The minimum must be smaller than the maximum on both axes."))
+        return Polygon.from_bbox((min_lon, min_lat, max_lon, max_lat))
+
+
+GENERATION_PARAMETER = OpenApiParameter(
+    "generation", int, description="Generation number; the active generation when omitted."
+)
+
+
+class _LevelSlug(Func):
+    """The level's slug ('grid'...) computed in SQL, so features need no Python post-processing."""
+
+    template = "(ARRAY['city','district','street','community','grid'])[%(expressions)s]"
+    output_field = CharField()
+
+
+class _LabelPoint(Func):
+    template = "json_build_array(round(ST_X(%(expressions)s)::numeric, 7), round(ST_Y(%(expressions)s)::numeric, 7))"
+    output_field = CharField()
+
+
+class _RoundedArea(Func):
+    template = "round(%(expressions)s::numeric, 1)"
+    output_field = FloatField()
+
+
+def _unit_properties(**extra):
+    return {
+        "code": "code",
+        "name": "name",
+        "level": _LevelSlug(F("level")),
+        "parent_code": "parent_code",
+        "area_m2": _RoundedArea(F("area_m2")),
+        "label_point": _LabelPoint(F("label_point")),
+        **extra,
+    }
+
+
+class UnitQuerySerializer(serializers.Serializer):
+    level = LevelField(required=False)
+    parent = serializers.RegexField(r"^\d{6,15}$", required=False)
+    under = serializers.RegexField(r"^\d{6,15}$", required=False)
+    bbox = BboxField(required=False)
+    q = serializers.CharField(required=False, max_length=100)
+    generation = serializers.IntegerField(required=False, min_value=1)
+
+
+class LocateApi(APIView):
+    """Which grid units cover a point: the chain from the city down to the grid cell."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("lon", float, required=True, description="Longitude"),
+            OpenApiParameter("lat", float, required=True, description="Latitude"),
+            OpenApiParameter("crs", str, enum=list(SUPPORTED_CRS), description="Datum of lon/lat (default wgs84)"),
+            GENERATION_PARAMETER,
+        ],
+        responses={
+            200: inline_serializer(
+                "LocateResult",
+                {
+                    "lon": serializers.FloatField(),
+                    "lat": serializers.FloatField(),
+                    "generation": serializers.IntegerField(),
+                    "units": inline_serializer(
+                        "LocatedUnit",
+                        {
+                            "code": serializers.CharField(),
+                            "name": serializers.CharField(),
+                            "level": serializers.CharField(),
+                        },
+                        many=True,
+                    ),
+                },
+            ),
+            400: OpenApiResponse(description="Bad coordinates"),
+            404: OpenApiResponse(description="The point is outside every grid unit"),
+        },
+    )
+    def get(self, request):
+        params = request.query_params
+        try:
+            lon, lat = parse_lon_lat(params.get("lon"), params.get("lat"), crs=params.get("crs") or "wgs84")
+        except CoordinateError as exc:
+            # A pair that looks swapped is wrong in both fields.
+            names = ["lon", "lat"] if exc.field == "coordinates" else [exc.field]
+            raise ApiError(exc.message, code=exc.code, fields={name: [str(exc.message)] for name in names}) from None
+        generation = generation_get(generation_id=_int_param(params, "generation"))
+        result = units_for_point(point=Point(lon, lat, srid=4326), generation=generation)
+        if not result.chain:
+            self._refuse_swapped(lon, lat, generation)
+            raise ApiError(
+                _("The point (%(lon)s, %(lat)s) lies outside every grid unit.") % {"lon": lon, "lat": lat},
+                code="outside",
+                status_code=404,
+            )
+        return Response(
+            {
+                "lon": lon,
+                "lat": lat,
+                "generation": generation.pk,
+                "units": [{"code": u.code, "name": u.name, "level": Level(u.level).slug} for u in result.chain],
+            }
+        )
+
+    @staticmethod
+    def _refuse_swapped(lon: float, lat: float, generation) -> None:
+        extent = generation_extent(generation=generation)
+        if extent is None:
+            return
+        min_lon, min_lat, max_lon, max_lat = extent
+        if min_lon <= lat <= max_lon and min_lat <= lon <= max_lat:
+            message = _(
+                "lon=%(lon)s, lat=%(lat)s is outside the grid, but swapped it would be inside: "
+                "were lon and lat swapped?"
+            ) % {"lon": lon, "lat": lat}
+            raise ApiError(message, code="swapped", fields={"lon": [message], "lat": [message]})
+
+
+def _int_param(params, name: str) -> int | None:
+    raw = params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ApiError(
+            _("%(name)s must be a whole number.") % {"name": name}, fields={name: [_("Not a number.")]}
+        ) from None
+
+
+def _unit_features(units):
+    return features_of(units, id_field="code", geometry="geom", properties=_unit_properties())
+
+
+class UnitListApi(APIView):
+    """Grid units as a paginated GeoJSON FeatureCollection."""
+
+    permission_classes = [AllowAny]
+    pagination_class = FeatureCollectionPagination
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("level", str, enum=[level.slug for level in Level]),
+            OpenApiParameter("parent", str, description="Direct children of this unit code"),
+            OpenApiParameter("under", str, description="This unit and everything beneath it"),
+            OpenApiParameter("bbox", str, description="min_lon,min_lat,max_lon,max_lat"),
+            OpenApiParameter("q", str, description="Name contains, or code starts with"),
+            OpenApiParameter("page", int),
+            OpenApiParameter("page_size", int),
+            GENERATION_PARAMETER,
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        query = UnitQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        filters = dict(query.validated_data)
+        generation = generation_get(generation_id=filters.pop("generation", None))
+        units = unit_list(generation=generation, **filters)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(_unit_features(units), request, view=self)
+        return paginator.get_paginated_response(page)
+
+
+class UnitDetailApi(APIView):
+    """One grid unit as a GeoJSON Feature, with its ancestors' and children's codes."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(parameters=[GENERATION_PARAMETER], responses={200: OpenApiTypes.OBJECT})
+    def get(self, request, code: str):
+        generation = generation_get(generation_id=_int_param(request.query_params, "generation"))
+        unit = unit_get(code=code, generation=generation)
+        children = GridUnit.objects.filter(valid_at_q(generation), parent_code=OuterRef("code")).order_by("code")
+        feature = features_of(
+            GridUnit.objects.filter(pk=unit.pk),
+            id_field="code",
+            geometry="geom",
+            properties=_unit_properties(
+                children=ArraySubquery(children.values("code")),
+                generation=Value(generation.pk),
+            ),
+        ).get()
+        return HttpResponse(feature, content_type=GEOJSON_CONTENT_TYPE)
+
+
+class UnitChildrenApi(APIView):
+    """The direct children of a grid unit as a paginated GeoJSON FeatureCollection."""
+
+    permission_classes = [AllowAny]
+    pagination_class = FeatureCollectionPagination
+
+    @extend_schema(
+        parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int), GENERATION_PARAMETER],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request, code: str):
+        generation = generation_get(generation_id=_int_param(request.query_params, "generation"))
+        unit = unit_get(code=code, generation=generation)
+        units = unit_list(generation=generation, parent=unit.code)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(_unit_features(units), request, view=self)
+        return paginator.get_paginated_response(page)

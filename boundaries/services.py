@@ -1,0 +1,366 @@
+"""Writing grid units: boundary import, export, and the bulk assignment of points to grid cells."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections import Counter
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from psycopg import sql as pgsql
+
+from boundaries import sql
+from boundaries.imports import (
+    WARNING,
+    BoundaryFileError,
+    BoundaryFileOptions,
+    ImportReport,
+    StagedFeature,
+    read_boundary_file,
+)
+from boundaries.models import CODE_PATTERNS, Generation, Level
+from boundaries.selectors import ancestor_codes, generation_active, subtree_prefix, unit_list
+
+_CODE_RES = {level: re.compile(pattern) for level, pattern in CODE_PATTERNS.items()}
+
+
+class _DryRun(Exception):
+    """Raised inside the import transaction to roll it back after the report is complete."""
+
+
+def generation_create_initial() -> Generation:
+    """The first generation, active from the start: the grid imported into it is live at once."""
+    return Generation.objects.create(description=_("Initial boundaries"), active=True, activated_at=timezone.now())
+
+
+def _expected_parent(code: str, level: Level) -> str | None:
+    chain = ancestor_codes(code)
+    return chain[-1] if chain and level != Level.CITY else None
+
+
+def _check_rows(features: list[StagedFeature], level: Level, has_parent_field: bool, report: ImportReport) -> None:
+    """The checks that need no database: codes, names, parents named in the file."""
+    pattern = _CODE_RES[level]
+    duplicates = {code for code, n in Counter(f.code for f in features if f.code).items() if n > 1}
+    for feature in features:
+        row, code = feature.row, feature.code
+        if not code:
+            report.add("code_missing", _("The feature has no code."), row=row)
+        elif not pattern.match(code):
+            report.add(
+                "code_format",
+                _("Code %(code)s does not follow the %(level)s code format (%(pattern)s).")
+                % {"code": code, "level": level.label, "pattern": CODE_PATTERNS[level]},
+                row=row,
+                code=code,
+            )
+        elif code in duplicates:
+            report.add(
+                "code_duplicate",
+                _("Code %(code)s appears more than once in the file.") % {"code": code},
+                row=row,
+                code=code,
+            )
+        if not feature.name:
+            report.add("name_missing", _("The feature has no name."), row=row, code=code or None)
+        if level == Level.CITY or not code or not pattern.match(code):
+            continue
+        expected = _expected_parent(code, level)
+        if has_parent_field and not feature.parent_code:
+            report.add("parent_missing", _("The feature names no parent."), row=row, code=code)
+        elif has_parent_field and feature.parent_code != expected:
+            report.add(
+                "parent_mismatch",
+                _(
+                    "Code %(code)s does not belong under parent %(parent)s: a %(level)s code extends its "
+                    "parent's code (expected parent %(expected)s)."
+                )
+                % {"code": code, "parent": feature.parent_code, "level": level.label, "expected": expected},
+                row=row,
+                code=code,
+            )
+
+
+def _copy_staging(cursor, features: list[StagedFeature], level: Level, failed_rows: set[int]) -> None:
+    cursor.execute(sql.STAGING_CREATE)
+    with cursor.cursor.copy(sql.STAGING_COPY) as copy:
+        for feature in features:
+            parent = _expected_parent(feature.code, level) if feature.code else None
+            ok = feature.ewkb is not None and feature.row not in failed_rows
+            copy.write_row((feature.row, feature.code, feature.name, parent, feature.ewkb, ok))
+    cursor.execute(sql.STAGING_INDEX)
+
+
+def _check_geometries(cursor, params: dict, fix_invalid: bool, report: ImportReport) -> None:
+    cursor.execute(sql.INVALID_GEOMETRIES)
+    invalid = cursor.fetchall()
+    for row, code, reason in invalid:
+        if fix_invalid:
+            report.add(
+                "geometry_repaired",
+                _("Invalid geometry repaired with ST_MakeValid: %(reason)s") % {"reason": reason},
+                row=row,
+                code=code,
+                severity=WARNING,
+            )
+        else:
+            report.add(
+                "geometry_invalid",
+                _("Invalid geometry: %(reason)s (--fix-invalid repairs it)") % {"reason": reason},
+                row=row,
+                code=code,
+            )
+    if invalid and fix_invalid:
+        cursor.execute(sql.REPAIR_GEOMETRIES)
+    elif invalid:
+        cursor.execute("UPDATE boundary_import_staging SET ok = false WHERE ok AND NOT ST_IsValid(geom)")
+    cursor.execute(sql.EMPTY_AFTER_REPAIR)
+    for row, code in cursor.fetchall():
+        report.add("geometry_empty", _("The geometry has no area."), row=row, code=code)
+
+
+def _check_against_database(cursor, params: dict, level: Level, report: ImportReport) -> None:
+    cursor.execute(sql.CODES_TAKEN, params)
+    for row, code, live in cursor.fetchall():
+        if live:
+            report.add(
+                "code_exists",
+                _("A unit with code %(code)s already exists in generation %(generation)s.")
+                % {"code": code, "generation": params["generation"]},
+                row=row,
+                code=code,
+            )
+        else:
+            report.add(
+                "code_retired",
+                _("Code %(code)s belonged to a retired unit; codes are never reused.") % {"code": code},
+                row=row,
+                code=code,
+            )
+    if level != Level.CITY:
+        cursor.execute(sql.PARENTS_UNKNOWN, params)
+        for row, code, parent in cursor.fetchall():
+            report.add(
+                "parent_unknown",
+                _("Parent %(parent)s is not a %(level)s of generation %(generation)s; import the level above first.")
+                % {"parent": parent, "level": Level(level - 1).label, "generation": params["generation"]},
+                row=row,
+                code=code,
+            )
+    cursor.execute(sql.SIBLING_OVERLAPS, params)
+    for row, code, other, area in cursor.fetchall():
+        report.add(
+            "overlap",
+            _("Overlaps sibling %(other)s by %(area).1f m².") % {"other": other, "area": area},
+            row=row,
+            code=code,
+        )
+    if level != Level.CITY:
+        cursor.execute(sql.OUTSIDE_PARENT, params)
+        for row, code, parent, area in cursor.fetchall():
+            report.add(
+                "outside_parent",
+                _("Sticks out of its parent %(parent)s by %(area).1f m².") % {"parent": parent, "area": area},
+                row=row,
+                code=code,
+            )
+        cursor.execute(sql.PARENT_GAPS, params)
+        for parent, area in cursor.fetchall():
+            report.add(
+                "gap",
+                _("%(area).1f m² of parent %(parent)s are covered by none of its children.")
+                % {"parent": parent, "area": area},
+                code=parent,
+                severity=WARNING,
+            )
+
+
+def boundary_import(
+    *,
+    path: Path | str,
+    level: Level,
+    code_field: str,
+    name_field: str,
+    parent_field: str | None = None,
+    layer: str | None = None,
+    source_srid: int | None = None,
+    encoding: str | None = None,
+    fix_invalid: bool = False,
+    commit: bool = False,
+    generation: Generation | None = None,
+    source: str | None = None,
+    tolerance_m2: float | None = None,
+) -> ImportReport:
+    """
+    Imports the units of one level from a Shapefile, GeoPackage or GeoJSON file.
+
+    Every check runs in PostGIS on a staging table, and the units are then inserted so the
+    database's own constraints are checked too. Without `commit`, or when anything is wrong, the
+    transaction is rolled back: the report is the only result, and the database is unchanged.
+    """
+    path = Path(path)
+    level = Level(level)
+    report = ImportReport(source=source or path.name, level=level.slug)
+    options = BoundaryFileOptions(
+        level=level,
+        code_field=code_field,
+        name_field=name_field,
+        parent_field=parent_field,
+        layer=layer,
+        source_srid=source_srid,
+        encoding=encoding,
+        fix_invalid=fix_invalid,
+    )
+    try:
+        features = read_boundary_file(path, options, report)
+    except BoundaryFileError as exc:
+        report.add(exc.kind, exc.message)
+        return report
+    report.feature_count = len(features)
+    _check_rows(features, level, bool(parent_field), report)
+    failed_rows = {p.row for p in report.errors if p.row is not None}
+
+    tolerance = settings.GEOGRID_BOUNDARY_OVERLAP_TOLERANCE_M2 if tolerance_m2 is None else tolerance_m2
+    created_generation = False
+    try:
+        with transaction.atomic():
+            generation = generation or generation_active()
+            if generation is None:
+                generation = generation_create_initial()
+                created_generation = True
+            report.generation = generation.pk
+            params = {"generation": generation.pk, "level": int(level), "tolerance": tolerance, "source": report.source}
+            with connection.cursor() as cursor:
+                _copy_staging(cursor, features, level, failed_rows)
+                _check_geometries(cursor, params, fix_invalid, report)
+                _check_against_database(cursor, params, level, report)
+                if report.ok:
+                    _insert(cursor, params, report)
+            if not (commit and report.ok):
+                raise _DryRun
+            report.committed = True
+    except _DryRun:
+        pass
+    if created_generation and not report.committed:
+        report.generation = None  # rolled back with everything else
+    return report
+
+
+def _insert(cursor, params: dict, report: ImportReport) -> None:
+    """Inserts the staged units and fires the deferred constraints, so a dry run sees what a commit would."""
+    try:
+        with transaction.atomic():
+            cursor.execute(sql.INSERT_UNITS, params)
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+    except (IntegrityError, DatabaseError) as exc:
+        report.add("database", _("The database refused the units: %(reason)s") % {"reason": str(exc).splitlines()[0]})
+        return
+    cursor.execute(sql.COUNTS_PER_LEVEL, params)
+    report.counts_per_level = {Level(level).slug: count for level, count in cursor.fetchall()}
+
+
+EXPORT_FORMATS = {
+    "gpkg": ("GPKG", ".gpkg"),
+    "geojson": ("GeoJSON", ".geojson"),
+    "shp": ("ESRI Shapefile", ".shp"),
+}
+
+
+def boundary_export(
+    *, out: Path | str, file_format: str, generation: Generation, level: Level | None = None, under: str | None = None
+) -> int:
+    """Writes the generation's units (optionally one level, one subtree) to a file; returns how many."""
+    driver, _suffix = EXPORT_FORMATS[file_format]
+    units = unit_list(generation=generation, level=level, under=under)
+    rows = list(units.values_list("code", "name", "level", "parent_code", "area_m2", "geom"))
+    frame = gpd.GeoDataFrame(
+        {
+            "code": [r[0] for r in rows],
+            "name": [r[1] for r in rows],
+            "level": [Level(r[2]).slug for r in rows],
+            "parent": [r[3] or "" for r in rows],
+            "area_m2": [round(r[4], 1) for r in rows],
+        },
+        geometry=shapely.from_wkb([bytes(r[5].wkb) for r in rows]) if rows else [],
+        crs="EPSG:4326",
+    )
+    out = Path(out)
+    if out.exists() and file_format != "shp":
+        out.unlink()
+    options = {"encoding": "UTF-8"} if file_format == "shp" else {}
+    frame.to_file(
+        out, driver=driver, engine="pyogrio", layer=None if file_format == "geojson" else "grid_units", **options
+    )
+    return len(rows)
+
+
+def points_assign_cells(
+    *,
+    table: str,
+    id_column: str = "id",
+    geom_column: str = "geom",
+    generation: Generation | None = None,
+    under: str | None = None,
+) -> list[tuple[int, str]]:
+    """
+    Assigns the points of a table (with a GiST index on its geometry) to the grid cells of a
+    generation; returns (point id, cell code) pairs, points outside every cell left out.
+    """
+    generation = generation or generation_active()
+    if generation is None:
+        return []
+    cell_filter = pgsql.SQL("")
+    params: dict = {"generation": generation.pk}
+    if under:
+        cell_filter = pgsql.SQL("AND cell.code LIKE %(prefix)s")
+        params["prefix"] = subtree_prefix(under) + "%"
+    statement = pgsql.SQL(sql.ASSIGN_POINTS).format(
+        table=pgsql.Identifier(table),
+        id_column=pgsql.Identifier(id_column),
+        geom_column=pgsql.Identifier(geom_column),
+        cell_filter=cell_filter,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement.as_string(cursor.cursor), params)
+        return cursor.fetchall()
+
+
+def cells_for_points(*, lon: np.ndarray, lat: np.ndarray, generation: Generation | None = None) -> np.ndarray:
+    """
+    The grid cell code of each WGS-84 point (None outside every cell), for arrays of any length.
+
+    The points are copied into a temporary table, indexed, and assigned by points_assign_cells, so
+    a million points are one COPY and one polygon-driven join.
+    """
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    codes = np.full(len(lon), None, dtype=object)
+    if len(lon) == 0:
+        return codes
+    buffer = io.StringIO()
+    np.savetxt(buffer, np.column_stack([np.arange(len(lon)), lon, lat]), fmt=["%d", "%.9f", "%.9f"], delimiter="\t")
+    buffer.seek(0)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS assign_points, assign_point_geoms")
+        cursor.execute(
+            "CREATE TEMP TABLE assign_points (id integer, lon double precision, lat double precision) ON COMMIT DROP"
+        )
+        with cursor.cursor.copy("COPY assign_points (id, lon, lat) FROM STDIN") as copy:
+            while chunk := buffer.read(1 << 20):
+                copy.write(chunk)
+        cursor.execute(
+            "CREATE TEMP TABLE assign_point_geoms ON COMMIT DROP AS "
+            "SELECT id, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS geom FROM assign_points; "
+            "CREATE INDEX ON assign_point_geoms USING gist (geom); ANALYZE assign_point_geoms"
+        )
+        for point_id, code in points_assign_cells(table="assign_point_geoms", generation=generation):
+            codes[point_id] = code
+    return codes

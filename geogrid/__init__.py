@@ -1,0 +1,1 @@
+"""GeoGrid: a map-driven platform for urban grid management."""

@@ -1,0 +1,159 @@
+"""Settings shared by every environment; values come from the environment with development defaults."""
+
+from pathlib import Path
+
+import environ
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+# A local `.env` lets a developer override settings without exporting them; the environment wins.
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=True)
+# Development default only; production.py refuses to start with it.
+INSECURE_DEV_SECRET_KEY = "django-insecure-geogrid-development-key-do-not-use-in-production"  # noqa: S105
+SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_DEV_SECRET_KEY)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.gis",
+    "rest_framework",
+    "rest_framework_gis",
+    "django_filters",
+    "drf_spectacular",
+    "core",
+    "boundaries",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "geogrid.urls"
+WSGI_APPLICATION = "geogrid.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db_url(
+        "DATABASE_URL",
+        default="postgis://geogrid:geogrid@127.0.0.1:5432/geogrid",
+        engine="django.contrib.gis.db.backends.postgis",
+    ),
+}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", _("Simplified Chinese")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env.str("TIME_ZONE", default="Asia/Shanghai")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+MEDIA_URL = "media/"
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.PageNumberPagination",
+    "PAGE_SIZE": 100,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
+    "DEFAULT_FILTER_BACKENDS": [],
+}
+if DEBUG:
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "GeoGrid API",
+    "DESCRIPTION": "Grid units, point lookup and the data of urban grid management.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "pyogrio": {"level": "WARNING"}},
+}
+
+# --- GeoGrid settings -------------------------------------------------------------------------
+# SRID every geometry is stored in (WGS-84; CGCS2000, EPSG:4490, is treated as equal).
+GEOGRID_SRID = 4326
+# Area (m²) two sibling units may overlap, or a child may stick out of its parent, before an import
+# or a validation reports it; digitising noise along shared edges stays below it.
+GEOGRID_BOUNDARY_OVERLAP_TOLERANCE_M2 = env.float("GEOGRID_BOUNDARY_OVERLAP_TOLERANCE_M2", default=1.0)
+# Largest page a list endpoint serves.
+GEOGRID_MAX_PAGE_SIZE = 1000
+# Decimal places of coordinates in GeoJSON output (7 is about 1 cm).
+GEOGRID_GEOJSON_PRECISION = 7
+# Where the demo city's boundary files live.
+GEOGRID_DEMO_SHAPEFILES = BASE_DIR / "data" / "shapefiles"
+
+# Debian 12 ships GDAL 3.6. GeoDjango's GDAL never reads a spatial reference a user supplies (files are
+# read with pyogrio's own GDAL and input CRSs are EPSG codes checked against a list), so the warning
+# about GDAL < 3.9 not blocking file and network access in spatial references does not apply.
+SILENCED_SYSTEM_CHECKS = ["gis.W001"]
+
+# Centre (lon, lat) of maps before a jurisdiction is known.
+GEOGRID_MAP_CENTER = (
+    env.float("GEOGRID_MAP_CENTER_LON", default=116.40),
+    env.float("GEOGRID_MAP_CENTER_LAT", default=39.91),
+)
+# XYZ raster base map URL template ({z}/{x}/{y}) and its attribution; empty: no base map (offline).
+GEOGRID_BASEMAP_URL = env.str("GEOGRID_BASEMAP_URL", default="")
+GEOGRID_BASEMAP_ATTRIBUTION = env.str("GEOGRID_BASEMAP_ATTRIBUTION", default="")
+
+# Front-end libraries installed from npm and copied here by `make assets`, served as static files.
+STATICFILES_DIRS = [("vendor", BASE_DIR / "var" / "vendor")]

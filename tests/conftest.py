@@ -1,0 +1,77 @@
+"""Fixtures shared by every test: a small, hand-drawn city whose geometry is known exactly."""
+
+import pytest
+from django.contrib.gis.geos import MultiPolygon, Polygon
+from rest_framework.test import APIClient
+
+from boundaries.models import Generation, GridUnit, Level
+
+# The small city: a 0.04° square at (116.38, 39.90). Two streets split it west / east at x = 116.40;
+# each street has two communities split north / south at y = 39.92; each community has grid cells.
+X0, Y0, X1, Y1, XM, YM = 116.38, 39.90, 116.42, 39.94, 116.40, 39.92
+
+
+def box(x0, y0, x1, y1, holes=()) -> Polygon:
+    return Polygon(((x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)), *holes, srid=4326)
+
+
+def multi(*polygons) -> MultiPolygon:
+    return MultiPolygon(*polygons, srid=4326)
+
+
+@pytest.fixture
+def generation(db):
+    return Generation.objects.create(description="test", active=True)
+
+
+def make_unit(generation, code, name, level, geom, **extra):
+    if isinstance(geom, Polygon):
+        geom = multi(geom)
+    return GridUnit.objects.create(code=code, name=name, level=level, geom=geom, generation_low=generation, **extra)
+
+
+@pytest.fixture
+def small_city(generation):
+    """
+    City 110100 > district 110101 > streets 110101001 (west of x=116.40) and 110101002 (east).
+
+    West street: community 110101001001 (south) with grids 001 (west half) and 002 (east half);
+    community 110101001002 (north) whose grid 001 is a ring around a hole that grid 002 fills.
+    East street: community 110101002001 with grids 001 (south) and 002 (north); grid 001 has a
+    hole that is an island of grid 002.
+    """
+    units = {}
+
+    def add(code, name, level, geom):
+        units[code] = make_unit(generation, code, name, level, geom)
+
+    whole = box(X0, Y0, X1, Y1)
+    add("110100", "测试市", Level.CITY, whole)
+    add("110101", "测试区", Level.DISTRICT, whole)
+    add("110101001", "西街道", Level.STREET, box(X0, Y0, XM, Y1))
+    add("110101002", "东街道", Level.STREET, box(XM, Y0, X1, Y1))
+    # West street, south community: two cells side by side.
+    add("110101001001", "西南社区", Level.COMMUNITY, box(X0, Y0, XM, YM))
+    add("110101001001001", "西南社区第1网格", Level.GRID, box(X0, Y0, 116.39, YM))
+    add("110101001001002", "西南社区第2网格", Level.GRID, box(116.39, Y0, XM, YM))
+    # West street, north community: cell 001 is a ring around cell 002 (a hole filled by 002).
+    add("110101001002", "西北社区", Level.COMMUNITY, box(X0, YM, XM, Y1))
+    hole = ((116.385, 39.925), (116.395, 39.925), (116.395, 39.935), (116.385, 39.935), (116.385, 39.925))
+    add("110101001002001", "西北社区第1网格", Level.GRID, box(X0, YM, XM, Y1, holes=[hole]))
+    add("110101001002002", "西北社区第2网格", Level.GRID, box(116.385, 39.925, 116.395, 39.935))
+    # East street: one community; cell 002 (north) also has an island cut out of cell 001 (south).
+    add("110101002001", "东社区", Level.COMMUNITY, box(XM, Y0, X1, Y1))
+    island = ((116.401, 39.901), (116.403, 39.901), (116.403, 39.903), (116.401, 39.903), (116.401, 39.901))
+    add("110101002001001", "东社区第1网格", Level.GRID, box(XM, Y0, X1, YM, holes=[island]))
+    add(
+        "110101002001002",
+        "东社区第2网格",
+        Level.GRID,
+        multi(box(XM, YM, X1, Y1), box(116.401, 39.901, 116.403, 39.903)),
+    )
+    return units
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
