@@ -13,7 +13,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE ?= geogrid.settings.base
 
-.PHONY: run test bench setup system venv db assets migrate demo messages check lint format serve clean-db
+.PHONY: run test bench bench-reset setup system venv db assets migrate demo messages check lint format serve clean-db
 
 $(STAMPS):
 	@mkdir -p $(STAMPS)
@@ -73,5 +73,11 @@ check: venv db assets messages
 test: lint check
 	DJANGO_SETTINGS_MODULE=geogrid.settings.test $(PY) -m pytest $(PYTEST_ARGS)
 
-bench: setup
-	$(PY) -m benchmarks $(BENCH_ARGS)
+BENCH_DB ?= geogrid_bench
+bench: venv db
+	@bash scripts/ensure-db.sh $(DB_ROLE) $(DB_PASSWORD) $(BENCH_DB)
+	DATABASE_URL=postgis://$(DB_ROLE):$(DB_PASSWORD)@127.0.0.1:5432/$(BENCH_DB) $(PY) -m benchmarks $(BENCH_ARGS)
+
+# Drops the benchmark database (its data is rebuilt by the next `make bench`).
+bench-reset: db
+	@runuser -u postgres -- dropdb --if-exists $(BENCH_DB) 2>/dev/null || sudo -u postgres dropdb --if-exists $(BENCH_DB)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import re
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -302,6 +302,22 @@ def boundary_export(
     return len(rows)
 
 
+def _assign_statement(cursor, *, table, id_column, geom_column, generation, under) -> tuple[str, dict]:
+    cell_filter = pgsql.SQL("")
+    params: dict = {"generation": generation.pk}
+    if under:
+        cell_filter = pgsql.SQL("AND cell.code LIKE %(prefix)s")
+        params["prefix"] = subtree_prefix(under) + "%"
+    statement = pgsql.SQL(sql.ASSIGN_POINTS).format(
+        table=pgsql.Identifier(table),
+        id_column=pgsql.Identifier(id_column),
+        geom_column=pgsql.Identifier(geom_column),
+        cell_filter=cell_filter,
+    )
+    cursor.execute(sql.PARALLEL_JOIN_SETTINGS)
+    return statement.as_string(cursor.cursor), params
+
+
 def points_assign_cells(
     *,
     table: str,
@@ -317,50 +333,72 @@ def points_assign_cells(
     generation = generation or generation_active()
     if generation is None:
         return []
-    cell_filter = pgsql.SQL("")
-    params: dict = {"generation": generation.pk}
-    if under:
-        cell_filter = pgsql.SQL("AND cell.code LIKE %(prefix)s")
-        params["prefix"] = subtree_prefix(under) + "%"
-    statement = pgsql.SQL(sql.ASSIGN_POINTS).format(
-        table=pgsql.Identifier(table),
-        id_column=pgsql.Identifier(id_column),
-        geom_column=pgsql.Identifier(geom_column),
-        cell_filter=cell_filter,
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(statement.as_string(cursor.cursor), params)
+    with transaction.atomic(), connection.cursor() as cursor:
+        statement, params = _assign_statement(
+            cursor, table=table, id_column=id_column, geom_column=geom_column, generation=generation, under=under
+        )
+        cursor.execute(statement, params)
         return cursor.fetchall()
+
+
+def _binary_copy_points(lon: np.ndarray, lat: np.ndarray) -> bytes:
+    """(row number, EWKB point) rows in PostgreSQL's binary COPY format, built by numpy in one pass."""
+    row = np.dtype(
+        [
+            ("fields", ">i2"),
+            ("id_size", ">i4"),
+            ("id", ">i4"),
+            ("geom_size", ">i4"),
+            ("byte_order", "u1"),
+            ("wkb_type", "<u4"),
+            ("srid", "<u4"),
+            ("x", "<f8"),
+            ("y", "<f8"),
+        ]
+    )
+    rows = np.empty(len(lon), dtype=row)
+    rows["fields"], rows["id_size"], rows["id"], rows["geom_size"] = 2, 4, np.arange(len(lon)), 25
+    # Little-endian EWKB point carrying its SRID (the 0x20000000 flag).
+    rows["byte_order"], rows["wkb_type"], rows["srid"], rows["x"], rows["y"] = 1, 0x20000001, 4326, lon, lat
+    header = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+    return header + rows.tobytes() + (-1).to_bytes(2, "big", signed=True)
 
 
 def cells_for_points(*, lon: np.ndarray, lat: np.ndarray, generation: Generation | None = None) -> np.ndarray:
     """
     The grid cell code of each WGS-84 point (None outside every cell), for arrays of any length.
 
-    The points are copied into a temporary table, indexed, and assigned by points_assign_cells, so
-    a million points are one COPY and one polygon-driven join.
+    The points go to the database in one binary COPY into an unlogged scratch table (a temporary
+    table could not be read by parallel workers), get a GiST index, and are assigned by
+    points_assign_cells; the table goes with the transaction.
     """
-    lon = np.asarray(lon, dtype=float)
-    lat = np.asarray(lat, dtype=float)
+    lon = np.ascontiguousarray(lon, dtype=float)
+    lat = np.ascontiguousarray(lat, dtype=float)
     codes = np.full(len(lon), None, dtype=object)
-    if len(lon) == 0:
+    generation = generation or generation_active()
+    if len(lon) == 0 or generation is None:
         return codes
-    buffer = io.StringIO()
-    np.savetxt(buffer, np.column_stack([np.arange(len(lon)), lon, lat]), fmt=["%d", "%.9f", "%.9f"], delimiter="\t")
-    buffer.seek(0)
+    table = f"assign_points_{uuid.uuid4().hex}"
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS assign_points, assign_point_geoms")
-        cursor.execute(
-            "CREATE TEMP TABLE assign_points (id integer, lon double precision, lat double precision) ON COMMIT DROP"
-        )
-        with cursor.cursor.copy("COPY assign_points (id, lon, lat) FROM STDIN") as copy:
-            while chunk := buffer.read(1 << 20):
-                copy.write(chunk)
-        cursor.execute(
-            "CREATE TEMP TABLE assign_point_geoms ON COMMIT DROP AS "
-            "SELECT id, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS geom FROM assign_points; "
-            "CREATE INDEX ON assign_point_geoms USING gist (geom); ANALYZE assign_point_geoms"
-        )
-        for point_id, code in points_assign_cells(table="assign_point_geoms", generation=generation):
-            codes[point_id] = code
+        name = pgsql.Identifier(table).as_string(cursor.cursor)
+        cursor.execute(f"CREATE UNLOGGED TABLE {name} (id integer, geom geometry(Point, 4326))")
+        try:
+            with cursor.cursor.copy(f"COPY {name} (id, geom) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.write(_binary_copy_points(lon, lat))
+            cursor.execute(f"CREATE INDEX ON {name} USING gist (geom); ANALYZE {name}")
+            statement, params = _assign_statement(
+                cursor, table=table, id_column="id", geom_column="geom", generation=generation, under=None
+            )
+            # Grid codes have 15 digits, so the binary rows have one fixed width and numpy reads them whole.
+            pairs = np.dtype(
+                [("fields", ">i2"), ("id_size", ">i4"), ("id", ">i4"), ("code_size", ">i4"), ("code", "S15")]
+            )
+            with cursor.cursor.copy(
+                pgsql.SQL("COPY ({}) TO STDOUT (FORMAT BINARY)").format(pgsql.SQL(statement)), params
+            ) as copy:
+                data = b"".join(bytes(chunk) for chunk in copy)
+        finally:
+            cursor.execute(f"DROP TABLE IF EXISTS {name}")
+    rows = np.frombuffer(data, dtype=pairs, offset=19, count=(len(data) - 21) // pairs.itemsize)
+    codes[rows["id"]] = rows["code"].astype("U15")
     return codes

@@ -125,19 +125,23 @@ COUNTS_PER_LEVEL = f"""
 SELECT u.level, count(*) FROM boundaries_gridunit u WHERE {valid_at("u")} GROUP BY u.level ORDER BY u.level
 """
 
-# Bulk assignment of points to grid cells. The lateral subquery, kept from being flattened by
-# OFFSET 0, makes the cells drive the loop: for each cell the GiST index on the points yields the
-# candidates, and ST_Intersects sees the same polygon as first argument row after row, so PostGIS
-# prepares it once per cell. A point on an edge shared by several cells matches all of them; the
-# boundary rule keeps the one with the smallest code.
+# Bulk assignment of points to grid cells. The cells drive the loop: for each cell the GiST index
+# on the points yields the candidates, and ST_Intersects sees the same polygon as first argument row
+# after row, so PostGIS prepares it once per cell. The planner picks this order by itself when the
+# points are indexed, and it lets the two cores split the cells between them (a lateral subquery
+# with OFFSET 0 would force the order too, but keeps the join in one process). A point on an edge
+# shared by several cells matches all of them; the boundary rule keeps the one with the smallest code.
 ASSIGN_POINTS = f"""
-SELECT DISTINCT ON (hit.point_id) hit.point_id, cell.code
+SELECT DISTINCT ON (p.{{id_column}}) p.{{id_column}}, cell.code
 FROM boundaries_gridunit cell
-CROSS JOIN LATERAL (
-    SELECT p.{{id_column}} AS point_id FROM {{table}} p
-    WHERE ST_Intersects(cell.geom, p.{{geom_column}})
-    OFFSET 0
-) hit
+JOIN {{table}} p ON ST_Intersects(cell.geom, p.{{geom_column}})
 WHERE cell.level = 5 AND {valid_at("cell")} {{cell_filter}}
-ORDER BY hit.point_id, cell.code
+ORDER BY p.{{id_column}}, cell.code
 """
+
+# Lets the planner give each of the machine's cores a share of the cells even for a table it has
+# just been handed; kept within the assignment's transaction.
+PARALLEL_JOIN_SETTINGS = (
+    "SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0; "
+    "SET LOCAL min_parallel_table_scan_size = 0; SET LOCAL jit = off"
+)

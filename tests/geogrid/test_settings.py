@@ -1,0 +1,60 @@
+"""Settings come from the environment; production refuses to start without a real secret key."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_settings(module: str, **env) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DATABASE_URL", "DEBUG"}}
+    environment.update(env)
+    code = (
+        "import django, json; from django.conf import settings; django.setup(); "
+        "print(json.dumps({'debug': settings.DEBUG, 'db': settings.DATABASES['default']['NAME'], "
+        "'host': settings.DATABASES['default']['HOST'], 'hosts': settings.ALLOWED_HOSTS}))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**environment, "DJANGO_SETTINGS_MODULE": module},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_development_defaults_need_nothing_set():
+    result = run_settings("geogrid.settings.base")
+    assert result.returncode == 0, result.stderr
+    assert '"debug": true' in result.stdout and '"db": "geogrid"' in result.stdout
+
+
+def test_environment_overrides_the_defaults():
+    result = run_settings(
+        "geogrid.settings.base",
+        DATABASE_URL="postgis://someone:secret@db.example:5433/cityx",
+        DEBUG="false",
+        ALLOWED_HOSTS="grid.example,www.grid.example",
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"db": "cityx"' in result.stdout and '"host": "db.example"' in result.stdout
+    assert '"debug": false' in result.stdout and "www.grid.example" in result.stdout
+
+
+@pytest.mark.parametrize("secret", [None, "short", "django-insecure-geogrid-development-key-do-not-use-in-production"])
+def test_production_refuses_a_missing_or_weak_secret_key(secret):
+    env = {} if secret is None else {"SECRET_KEY": secret}
+    result = run_settings("geogrid.settings.production", **env)
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_production_starts_with_a_real_secret_key():
+    result = run_settings("geogrid.settings.production", SECRET_KEY="k" * 20 + "9f3a1c5e7b2d4f6a8c0e1b3d5f7a9c2e4g6h")
+    assert result.returncode == 0, result.stderr
+    assert '"debug": false' in result.stdout
