@@ -8,10 +8,10 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from accounts.auth import ScopedAPIView
+from accounts.roles import VIEW_UNITS
 from boundaries.models import GridUnit, Level
 from boundaries.selectors import (
     generation_extent,
@@ -100,10 +100,11 @@ class UnitQuerySerializer(serializers.Serializer):
     generation = serializers.IntegerField(required=False, min_value=1)
 
 
-class LocateApi(APIView):
-    """Which grid units cover a point: the chain from the city down to the grid cell."""
-
-    permission_classes = [AllowAny]
+class LocateApi(ScopedAPIView):
+    """
+    Which grid units cover a point: the chain from the city down to the grid cell. Any signed-in
+    user gets the chain of codes and names; `in_scope` tells which units they may open.
+    """
 
     @extend_schema(
         parameters=[
@@ -156,7 +157,10 @@ class LocateApi(APIView):
                 "lon": lon,
                 "lat": lat,
                 "generation": generation.pk,
-                "units": [{"code": u.code, "name": u.name, "level": Level(u.level).slug} for u in result.chain],
+                "units": [
+                    {"code": u.code, "name": u.name, "level": Level(u.level).slug, "in_scope": self.scope.sees(u.code)}
+                    for u in result.chain
+                ],
             }
         )
 
@@ -190,10 +194,10 @@ def _unit_features(units):
     return features_of(units, id_field="code", geometry="geom", properties=_unit_properties())
 
 
-class UnitListApi(APIView):
-    """Grid units as a paginated GeoJSON FeatureCollection."""
+class UnitListApi(ScopedAPIView):
+    """Grid units in the caller's scope as a paginated GeoJSON FeatureCollection."""
 
-    permission_classes = [AllowAny]
+    required_permission = VIEW_UNITS
     pagination_class = FeatureCollectionPagination
 
     @extend_schema(
@@ -208,27 +212,28 @@ class UnitListApi(APIView):
             GENERATION_PARAMETER,
         ],
         responses={200: OpenApiTypes.OBJECT},
+        operation_id="units_list",
     )
     def get(self, request):
         query = UnitQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         filters = dict(query.validated_data)
         generation = generation_get(generation_id=filters.pop("generation", None))
-        units = unit_list(generation=generation, **filters)
+        units = unit_list(scope=self.scope, generation=generation, **filters)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(_unit_features(units), request, view=self)
         return paginator.get_paginated_response(page)
 
 
-class UnitDetailApi(APIView):
-    """One grid unit as a GeoJSON Feature, with its ancestors' and children's codes."""
+class UnitDetailApi(ScopedAPIView):
+    """One grid unit as a GeoJSON Feature, with its parent's and children's codes."""
 
-    permission_classes = [AllowAny]
+    required_permission = VIEW_UNITS
 
-    @extend_schema(parameters=[GENERATION_PARAMETER], responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(parameters=[GENERATION_PARAMETER], responses={200: OpenApiTypes.OBJECT}, operation_id="units_detail")
     def get(self, request, code: str):
         generation = generation_get(generation_id=_int_param(request.query_params, "generation"))
-        unit = unit_get(code=code, generation=generation)
+        unit = unit_get(scope=self.scope, code=code, generation=generation)
         children = GridUnit.objects.filter(valid_at_q(generation), parent_code=OuterRef("code")).order_by("code")
         feature = features_of(
             GridUnit.objects.filter(pk=unit.pk),
@@ -242,10 +247,10 @@ class UnitDetailApi(APIView):
         return HttpResponse(feature, content_type=GEOJSON_CONTENT_TYPE)
 
 
-class UnitChildrenApi(APIView):
+class UnitChildrenApi(ScopedAPIView):
     """The direct children of a grid unit as a paginated GeoJSON FeatureCollection."""
 
-    permission_classes = [AllowAny]
+    required_permission = VIEW_UNITS
     pagination_class = FeatureCollectionPagination
 
     @extend_schema(
@@ -254,8 +259,8 @@ class UnitChildrenApi(APIView):
     )
     def get(self, request, code: str):
         generation = generation_get(generation_id=_int_param(request.query_params, "generation"))
-        unit = unit_get(code=code, generation=generation)
-        units = unit_list(generation=generation, parent=unit.code)
+        unit = unit_get(scope=self.scope, code=code, generation=generation)
+        units = unit_list(scope=self.scope, generation=generation, parent=unit.code)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(_unit_features(units), request, view=self)
         return paginator.get_paginated_response(page)

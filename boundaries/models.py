@@ -140,6 +140,7 @@ class GridUnit(models.Model):
         verbose_name = _("grid unit")
         verbose_name_plural = _("grid units")
         ordering = ["level", "code"]
+        permissions = [("edit_boundaries", _("Can import boundaries and edit drafts in scope"))]
         indexes = [
             # Subtree queries are prefix searches on the code: `code LIKE '110101003%'`.
             models.Index(fields=["code"], opclasses=["varchar_pattern_ops"], name="gridunit_code_prefix"),

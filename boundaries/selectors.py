@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from boundaries.models import Generation, GridUnit, Level
 from core.errors import ApiError
+from core.scope import Scope, subtree_prefix
 
 
 def generation_active() -> Generation | None:
@@ -39,15 +40,6 @@ def valid_at_q(generation: Generation | int) -> Q:
     )
 
 
-def subtree_prefix(code: str) -> str:
-    """The code prefix every unit under `code` (and the unit itself) starts with."""
-    # A city's districts share only its first four digits (110100 -> 110101); below that a child's
-    # code extends its parent's.
-    if len(code) == 6 and code.endswith("00"):
-        return code[:4]
-    return code
-
-
 def ancestor_codes(code: str) -> list[str]:
     """The codes of the unit's ancestors, city first, derived from the code alone."""
     if len(code) < 6:
@@ -64,6 +56,7 @@ def ancestor_codes(code: str) -> list[str]:
 
 def unit_list(
     *,
+    scope: Scope,
     generation: Generation,
     level: Level | None = None,
     parent: str | None = None,
@@ -71,7 +64,7 @@ def unit_list(
     bbox: Polygon | None = None,
     q: str | None = None,
 ) -> QuerySet[GridUnit]:
-    units = GridUnit.objects.filter(valid_at_q(generation))
+    units = GridUnit.objects.filter(valid_at_q(generation)).filter(scope.q("code"))
     if level is not None:
         units = units.filter(level=level)
     if parent is not None:
@@ -85,8 +78,9 @@ def unit_list(
     return units.order_by("level", "code")
 
 
-def unit_get(*, code: str, generation: Generation) -> GridUnit:
-    unit = GridUnit.objects.filter(valid_at_q(generation), code=code).first()
+def unit_get(*, scope: Scope, code: str, generation: Generation) -> GridUnit:
+    """The unit with this code; 404 when there is none or it lies outside the caller's scope."""
+    unit = GridUnit.objects.filter(valid_at_q(generation), code=code).filter(scope.q("code")).first()
     if unit is None:
         raise ApiError(_("No grid unit with code %(code)s.") % {"code": code}, code="not_found", status_code=404)
     return unit

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from psycopg import sql as pgsql
 
+from accounts.services import audit_event
 from boundaries import sql
 from boundaries.imports import (
     WARNING,
@@ -26,7 +27,8 @@ from boundaries.imports import (
     read_boundary_file,
 )
 from boundaries.models import CODE_PATTERNS, Generation, Level
-from boundaries.selectors import ancestor_codes, generation_active, subtree_prefix, unit_list
+from boundaries.selectors import ancestor_codes, generation_active, unit_list
+from core.scope import Scope, subtree_prefix
 
 _CODE_RES = {level: re.compile(pattern) for level, pattern in CODE_PATTERNS.items()}
 
@@ -197,6 +199,7 @@ def boundary_import(
     generation: Generation | None = None,
     source: str | None = None,
     tolerance_m2: float | None = None,
+    actor=None,
 ) -> ImportReport:
     """
     Imports the units of one level from a Shapefile, GeoPackage or GeoJSON file.
@@ -246,6 +249,12 @@ def boundary_import(
             if not (commit and report.ok):
                 raise _DryRun
             report.committed = True
+            audit_event(
+                event="boundary_import",
+                actor=actor,
+                target=generation,
+                data={"source": report.source, "level": level.slug, "units": report.feature_count},
+            )
     except _DryRun:
         pass
     if created_generation and not report.committed:
@@ -275,11 +284,17 @@ EXPORT_FORMATS = {
 
 
 def boundary_export(
-    *, out: Path | str, file_format: str, generation: Generation, level: Level | None = None, under: str | None = None
+    *,
+    out: Path | str,
+    file_format: str,
+    generation: Generation,
+    scope: Scope | None = None,
+    level: Level | None = None,
+    under: str | None = None,
 ) -> int:
-    """Writes the generation's units (optionally one level, one subtree) to a file; returns how many."""
+    """Writes the generation's units in scope (optionally one level, one subtree) to a file; returns how many."""
     driver, _suffix = EXPORT_FORMATS[file_format]
-    units = unit_list(generation=generation, level=level, under=under)
+    units = unit_list(scope=scope or Scope.everything(), generation=generation, level=level, under=under)
     rows = list(units.values_list("code", "name", "level", "parent_code", "area_m2", "geom"))
     frame = gpd.GeoDataFrame(
         {

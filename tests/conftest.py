@@ -4,7 +4,9 @@ import pytest
 from django.contrib.gis.geos import MultiPolygon, Polygon
 from rest_framework.test import APIClient
 
+from accounts.services import token_create, user_create
 from boundaries.models import Generation, GridUnit, Level
+from core.scope import Scope
 
 # The small city: a 0.04° square at (116.38, 39.90). Two streets split it west / east at x = 116.40;
 # each street has two communities split north / south at y = 39.92; each community has grid cells.
@@ -74,4 +76,55 @@ def small_city(generation):
 
 @pytest.fixture
 def api_client():
+    """A client that has not signed in."""
     return APIClient()
+
+
+@pytest.fixture
+def make_user(db):
+    """make_user(role, units, **fields): a user created through the service, as an administrator would."""
+    counter = iter(range(1, 10_000))
+
+    def make(role="viewer", units=("110100",), username=None, **fields):
+        return user_create(
+            scope=Scope.everything(),
+            username=username or f"{role}-{next(counter)}",
+            password=fields.pop("password", None),
+            roles=[role] if isinstance(role, str) else role,
+            units=units,
+            validate_password=False,
+            **fields,
+        )
+
+    return make
+
+
+def client_of(user) -> APIClient:
+    """An API client sending a real token of `user`."""
+    client = APIClient()
+    _token, key = token_create(user=user, name="test")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    client.user = user
+    return client
+
+
+@pytest.fixture
+def client_for(make_user):
+    """client_for(role, units): an API client signed in with a token of a new user of that role."""
+
+    def make(role="viewer", units=("110100",), **fields):
+        return client_of(make_user(role, units, **fields))
+
+    return make
+
+
+@pytest.fixture
+def admin_api(small_city, client_for):
+    """A system administrator's API client."""
+    return client_for("system_admin", ["110100"])
+
+
+@pytest.fixture
+def city_api(small_city, client_for):
+    """A city leader's API client: the whole small city in view."""
+    return client_for("city_leader", ["110100"])

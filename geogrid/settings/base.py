@@ -30,9 +30,23 @@ INSTALLED_APPS = [
     "rest_framework_gis",
     "django_filters",
     "drf_spectacular",
+    "knox",
+    "axes",
+    "auditlog",
     "core",
+    "accounts",
     "boundaries",
 ]
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    # django-axes first: it refuses locked-out callers before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -44,6 +58,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "accounts.auth.AuditMiddleware",
+    # Last, as django-axes asks: it turns a lockout raised by the backend into its response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "geogrid.urls"
@@ -107,7 +124,34 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "DEFAULT_FILTER_BACKENDS": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_RATES": {"login": env.str("GEOGRID_LOGIN_RATE", default="20/min")},
 }
+
+# API tokens (django-rest-knox): only a digest is stored; sent as `Authorization: Token <key>`.
+KNOX_TOKEN_MODEL = "accounts.ApiToken"  # noqa: S105 (a model name, not a secret)
+REST_KNOX = {
+    "AUTH_HEADER_PREFIX": "Token",
+    "TOKEN_TTL": None,  # each token carries its own expiry, chosen when it is created
+    "AUTO_REFRESH": False,
+}
+
+# Sign-in lockout (django-axes): this many failures for one username from one address lock it.
+AXES_FAILURE_LIMIT = env.int("GEOGRID_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("GEOGRID_LOGIN_LOCKOUT_HOURS", default=0.25)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.auth.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "accounts.auth.client_ip"
+AXES_VERBOSE = False
+
+# Audit log (django-auditlog): the actor and address come from AuditMiddleware.
+AUDITLOG_INCLUDE_ALL_MODELS = False
+AUDITLOG_DISABLE_REMOTE_ADDR = False
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
 
@@ -123,10 +167,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"personal_data": {"()": "core.logging.PersonalDataFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["personal_data"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "pyogrio": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "pyogrio": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+    },
 }
+
+DEFAULT_EXCEPTION_REPORTER_FILTER = "core.logging.PersonalDataReporterFilter"
 
 # --- GeoGrid settings -------------------------------------------------------------------------
 # SRID every geometry is stored in (WGS-84; CGCS2000, EPSG:4490, is treated as equal).
@@ -157,3 +208,11 @@ GEOGRID_BASEMAP_ATTRIBUTION = env.str("GEOGRID_BASEMAP_ATTRIBUTION", default="")
 
 # Front-end libraries installed from npm and copied here by `make assets`, served as static files.
 STATICFILES_DIRS = [("vendor", BASE_DIR / "var" / "vendor")]
+
+# Fernet keys encrypting personal data at rest, comma-separated: the first encrypts, all decrypt
+# (prepend a new key to rotate). Empty in development: a key is derived from SECRET_KEY.
+GEOGRID_FIELD_ENCRYPTION_KEYS = env.list("GEOGRID_FIELD_ENCRYPTION_KEYS", default=[])
+# Key of the keyed hashes that make encrypted ID and phone numbers searchable by exact value.
+GEOGRID_BLIND_INDEX_KEY = env.str("GEOGRID_BLIND_INDEX_KEY", default="")
+# Addresses of reverse proxies whose X-Forwarded-For is believed (audit log, lockout).
+GEOGRID_TRUSTED_PROXIES = env.list("GEOGRID_TRUSTED_PROXIES", default=[])

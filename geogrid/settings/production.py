@@ -11,6 +11,12 @@ if not SECRET_KEY or SECRET_KEY == INSECURE_DEV_SECRET_KEY or len(SECRET_KEY) < 
         "SECRET_KEY must be set in the environment to a random value of at least 50 characters in production."
     )
 
+if not env.list("GEOGRID_FIELD_ENCRYPTION_KEYS", default=[]) or not env.str("GEOGRID_BLIND_INDEX_KEY", default=""):
+    raise ImproperlyConfigured(
+        "GEOGRID_FIELD_ENCRYPTION_KEYS (Fernet keys) and GEOGRID_BLIND_INDEX_KEY must be set in production: "
+        "they protect residents' ID and phone numbers."
+    )
+
 REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] = ["rest_framework.renderers.JSONRenderer"]  # noqa: F405
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -11,13 +11,13 @@ from boundaries.services import cells_for_points, points_assign_cells
 pytestmark = pytest.mark.django_db
 
 
-def test_points_get_the_same_cell_as_locate(api_client, small_city):
+def test_points_get_the_same_cell_as_locate(city_api, small_city):
     rng = np.random.default_rng(5)
     lon = np.concatenate([rng.uniform(116.375, 116.425, 150), [116.39, 116.39, 116.40, 116.385, 116.402, 116.5]])
     lat = np.concatenate([rng.uniform(39.895, 39.945, 150), [39.91, 39.92, 39.91, 39.925, 39.901, 39.95]])
     codes = cells_for_points(lon=lon, lat=lat)
     for x, y, code in zip(lon, lat, codes, strict=True):
-        response = api_client.get("/api/v1/locate/", {"lon": repr(float(x)), "lat": repr(float(y))})
+        response = city_api.get("/api/v1/locate/", {"lon": repr(float(x)), "lat": repr(float(y))})
         expected = response.json()["units"][-1]["code"] if response.status_code == 200 else None
         assert code == expected, (x, y)
 

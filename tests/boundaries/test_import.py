@@ -7,6 +7,7 @@ import geopandas as gpd
 import pyogrio
 import pytest
 import shapely
+from auditlog.models import LogEntry
 from django.core.management import CommandError, call_command
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry import box as sbox
@@ -71,6 +72,8 @@ def test_commit_writes_a_hierarchy_into_the_active_generation(tmp_path, city_and
     assert report.counts_per_level == {"city": 1, "district": 1, "street": 2}
     generation = Generation.objects.get(active=True)
     assert report.generation == generation.pk
+    audit = LogEntry.objects.filter(additional_data__event="boundary_import", additional_data__level="street").get()
+    assert audit.object_pk == str(generation.pk) and audit.additional_data["units"] == 2
     west = GridUnit.objects.get(code="110101001")
     assert west.name == "西街道" and west.parent_code == "110101" and west.level == Level.STREET
     assert west.generation_low_id == generation.pk and west.generation_high_id is None

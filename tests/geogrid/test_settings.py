@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,7 +55,36 @@ def test_production_refuses_a_missing_or_weak_secret_key(secret):
     assert "SECRET_KEY must be set" in result.stderr
 
 
-def test_production_starts_with_a_real_secret_key():
-    result = run_settings("geogrid.settings.production", SECRET_KEY="k" * 20 + "9f3a1c5e7b2d4f6a8c0e1b3d5f7a9c2e4g6h")
+PRODUCTION_ENV = {
+    "SECRET_KEY": "k" * 20 + "9f3a1c5e7b2d4f6a8c0e1b3d5f7a9c2e4g6h",
+    "GEOGRID_FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    "GEOGRID_BLIND_INDEX_KEY": "blind-index-key-for-tests-0123456789",
+    "ALLOWED_HOSTS": "grid.example",
+}
+
+
+def test_production_starts_with_a_real_secret_key_and_personal_data_keys():
+    result = run_settings("geogrid.settings.production", **PRODUCTION_ENV)
     assert result.returncode == 0, result.stderr
     assert '"debug": false' in result.stdout
+
+
+def test_production_refuses_to_start_without_personal_data_keys():
+    env = {**PRODUCTION_ENV, "GEOGRID_FIELD_ENCRYPTION_KEYS": ""}
+    result = run_settings("geogrid.settings.production", **env)
+    assert result.returncode != 0
+    assert "GEOGRID_FIELD_ENCRYPTION_KEYS" in result.stderr
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    environment = {k: v for k, v in os.environ.items() if k not in {"DEBUG"}}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env={**environment, **PRODUCTION_ENV, "DJANGO_SETTINGS_MODULE": "geogrid.settings.production"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout

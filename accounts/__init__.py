@@ -1,0 +1,1 @@
+"""Users, roles, jurisdictions, API tokens, the audit log and personal-data protection."""
