@@ -115,3 +115,14 @@ def test_administrators_query_and_export_the_log(admin_api, client_for, small_ci
     leader = client_for("street_leader", units=["110101001"])
     assert leader.get("/api/v1/audit/").status_code == 403
     assert leader.get("/api/v1/audit/export.csv").status_code == 403
+
+
+def test_phone_numbers_never_reach_the_log_or_its_export(admin_api, small_city, make_user):
+    user = make_user("viewer", units=["110101001"], phone="13812345678")
+    user.phone = "13900001111"
+    user.save()
+    export = admin_api.get("/api/v1/audit/export.csv")
+    content = b"".join(export.streaming_content).decode("utf-8-sig")
+    assert "viewer" in content
+    for number in ("13812345678", "13900001111", "138****5678"):
+        assert number not in content
