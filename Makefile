@@ -51,6 +51,7 @@ migrate: venv db
 demo: migrate
 	$(PY) manage.py load_demo_boundaries
 	$(PY) manage.py load_demo_users
+	$(PY) manage.py load_demo_residents
 
 setup: venv assets db messages migrate demo
 	$(PY) manage.py collectstatic --noinput -v 0

@@ -21,7 +21,18 @@ class Role:
 VIEW_UNITS = "boundaries.view_gridunit"
 PERSONAL_DATA = "accounts.view_personal_data"
 MANAGE_USERS = "accounts.manage_users"
-_LEADER = (VIEW_UNITS, MANAGE_USERS)
+VIEW_BASIC = ("residents.view_household", "residents.view_resident", "residents.view_building")
+EDIT_BASIC = (
+    "residents.add_household",
+    "residents.change_household",
+    "residents.delete_household",
+    "residents.add_resident",
+    "residents.change_resident",
+    "residents.delete_resident",
+    "residents.import_household",
+)
+EXPORT_BASIC = ("residents.export_household",)
+_LEADER = (VIEW_UNITS, MANAGE_USERS, *VIEW_BASIC, *EXPORT_BASIC)
 
 ROLES: dict[str, Role] = {
     role.name: role
@@ -66,20 +77,20 @@ ROLES: dict[str, Role] = {
             "dispatcher",
             _("Dispatcher"),
             _("Accepts, routes and follows incidents at their level; sees reporters' contact details."),
-            permissions=(VIEW_UNITS, PERSONAL_DATA),
+            permissions=(VIEW_UNITS, PERSONAL_DATA, *VIEW_BASIC),
             binding_kind="capture",
         ),
         Role(
             "department_staff",
             _("Department staff"),
             _("Staff of a functional department: the incidents assigned to the department in their jurisdiction."),
-            permissions=(VIEW_UNITS,),
+            permissions=(VIEW_UNITS, *VIEW_BASIC),
         ),
         Role(
             "grid_worker",
             _("Grid worker"),
             _("Field staff of their own grid cells: households, visits and incidents there."),
-            permissions=(VIEW_UNITS, PERSONAL_DATA),
+            permissions=(VIEW_UNITS, PERSONAL_DATA, *VIEW_BASIC, *EDIT_BASIC),
             binding_kind="capture",
             binding_levels=(Level.GRID, Level.COMMUNITY),
         ),
@@ -87,14 +98,14 @@ ROLES: dict[str, Role] = {
             "planner",
             _("Planner"),
             _("Redraws grid boundaries in their jurisdiction: drafts, validation and activation."),
-            permissions=(VIEW_UNITS, "boundaries.edit_boundaries"),
+            permissions=(VIEW_UNITS, "boundaries.edit_boundaries", *VIEW_BASIC),
             binding_kind="capture",
         ),
         Role(
             "viewer",
             _("Viewer"),
             _("Reads the map and statistics of their jurisdiction; personal data stays masked."),
-            permissions=(VIEW_UNITS,),
+            permissions=(VIEW_UNITS, *VIEW_BASIC),
         ),
     ]
 }

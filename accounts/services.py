@@ -149,6 +149,7 @@ AUDIT_EVENTS = (
     "personal_data_viewed",
     "state_change",
     "boundary_import",
+    "import",
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import math
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ import numpy as np
 import pyogrio
 import shapely
 from pyproj import CRS, Transformer
-from shapely.geometry import MultiPolygon, Polygon
+from shapely.geometry import LineString, MultiPolygon, Polygon
 
 from boundaries.coding import reading_order
 
@@ -74,6 +75,9 @@ class DemoCity:
     street: list[DemoUnit]
     community: list[DemoUnit]
     grid: list[DemoUnit]
+    parks: tuple[str, ...] = ()  # codes of the grid cells that are parks: no one lives there
+    river: LineString | None = None  # centre line in lon/lat, clipped to the city
+    avenue: LineString | None = None  # the main road across the city, likewise
 
     def units(self, level: str) -> list[DemoUnit]:
         """The units of one level ("city" ... "grid"), ordered by code."""
@@ -150,15 +154,20 @@ def build_demo_city(
     rng = np.random.default_rng(seed)
     layout = _draw_layout(rng, n_grids)
 
-    roads = _street_network(rng, layout)
+    roads, courses, park_sites = _street_network(rng, layout)
     blocks = shapely.get_parts(shapely.polygonize(roads))
     bank = layout.river.side(shapely.get_coordinates(shapely.point_on_surface(blocks)))
     adjacency = _adjacency(blocks)
     blocks, bank, adjacency = _absorb_fragments(blocks, bank, adjacency)
-    blocks = _center_on_origin(blocks)
+    blocks, shift = _center_on_origin(blocks)
+    park_sites, courses = park_sites - shift, shapely.transform(courses, lambda xy: xy - shift)
 
     in_city = _city_blocks(blocks, adjacency, layout, n_grids)
     blocks, bank, adjacency = blocks[in_city], bank[in_city], _subgraph(adjacency, in_city, len(blocks))
+    # A park may have been cut by the river or left outside the city; the block under its centre stands for it.
+    park_blocks = np.unique(
+        [block for x, y in park_sites.tolist() for block in np.flatnonzero(shapely.contains_xy(blocks, x, y))]
+    ).astype(np.int64)
 
     areas = shapely.area(blocks)
     block_points = shapely.get_coordinates(shapely.point_on_surface(blocks))
@@ -174,8 +183,20 @@ def build_demo_city(
     street_of_community = _make_contiguous(street_of_community, community_adjacency, community_areas)
 
     to_lonlat = Transformer.from_crs(_local_crs(center), "EPSG:4326", always_xy=True)
-    cells = _round(shapely.transform(blocks, lambda xy: np.column_stack(to_lonlat.transform(xy[:, 0], xy[:, 1]))))
-    return _assemble(rng, seed, cells, community_of, street_of_community, city_code, district_code)
+
+    def lonlat(geometries: np.ndarray) -> np.ndarray:
+        return _round(
+            shapely.transform(geometries, lambda xy: np.column_stack(to_lonlat.transform(xy[:, 0], xy[:, 1])))
+        )
+
+    city, grid_blocks = _assemble(
+        rng, seed, lonlat(blocks), community_of, street_of_community, city_code, district_code
+    )
+    code_of_block = {block: unit.code for unit, block in zip(city.grid, grid_blocks, strict=True)}
+    river, avenue = (_clip_course(course, city.city[0].geometry) for course in lonlat(courses))
+    return dataclasses.replace(
+        city, parks=tuple(sorted(code_of_block[block] for block in park_blocks.tolist())), river=river, avenue=avenue
+    )
 
 
 def write_demo_shapefiles(city: DemoCity, directory: Path) -> list[Path]:
@@ -277,8 +298,11 @@ def _draw_layout(rng: np.random.Generator, n_grids: int) -> _Layout:
     )
 
 
-def _street_network(rng: np.random.Generator, layout: _Layout) -> np.ndarray:
-    """Road centre lines, the river and the avenue, noded so they can be polygonized into blocks."""
+def _street_network(rng: np.random.Generator, layout: _Layout) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """
+    Road centre lines, the river and the avenue, noded so they can be polygonized into blocks; then the
+    river and the avenue on their own, and the centre of every park.
+    """
     sx, sy = layout.spacing
     margin = 3 * max(sx, sy) + layout.warp_reach
     semi_major = layout.semi_axes[0] * (1 + layout.outline_noise) * 1.15 + margin
@@ -303,7 +327,8 @@ def _street_network(rng: np.random.Generator, layout: _Layout) -> np.ndarray:
     start = np.concatenate([node_id[:, :-1].ravel(), node_id[:-1, :].ravel()])
     end = np.concatenate([node_id[:, 1:].ravel(), node_id[1:, :].ravel()])
     edge_kept = node_kept.ravel()[start] & node_kept.ravel()[end]
-    edge_kept &= ~_dropped_edges(rng, layout, nodes, node_kept)
+    dropped, park_nodes = _dropped_edges(rng, layout, nodes, node_kept)
+    edge_kept &= ~dropped
 
     start_xy = nodes.reshape(-1, 2)[start]
     end_xy = nodes.reshape(-1, 2)[end]
@@ -332,11 +357,17 @@ def _street_network(rng: np.random.Generator, layout: _Layout) -> np.ndarray:
     noded = shapely.get_parts(shapely.unary_union(np.concatenate([courses, roads[crossing]])))
     untouched = np.ones(len(roads), dtype=bool)
     untouched[crossing] = False
-    return np.concatenate([roads[untouched], noded])
+    park_sites = _warp(nodes[park_nodes[:, 0], park_nodes[:, 1]].reshape(-1, 2), layout)
+    return np.concatenate([roads[untouched], noded]), courses, park_sites
 
 
-def _dropped_edges(rng: np.random.Generator, layout: _Layout, nodes: np.ndarray, node_kept: np.ndarray) -> np.ndarray:
-    """Edges removed to join blocks: 2x2 parks first, then single pairs; no block joins more than once."""
+def _dropped_edges(
+    rng: np.random.Generator, layout: _Layout, nodes: np.ndarray, node_kept: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """
+    Edges removed to join blocks: 2x2 parks first, then single pairs; no block joins more than once.
+    Also the lattice node (row, column) at the centre of each park.
+    """
     ny, nx = node_kept.shape
     n_horizontal = ny * (nx - 1)
     dropped = np.zeros(n_horizontal + (ny - 1) * nx, dtype=bool)
@@ -353,6 +384,7 @@ def _dropped_edges(rng: np.random.Generator, layout: _Layout, nodes: np.ndarray,
     radius = np.hypot(u / layout.semi_axes[0], v / layout.semi_axes[1]).reshape(ny, nx)
     park_sites = np.argwhere(radius[1:-1, 1:-1] < 0.8) + 1
     n_parks = layout.parks
+    park_nodes = []
     for j, i in park_sites[rng.permutation(len(park_sites))]:
         if n_parks <= 0:
             break
@@ -360,6 +392,7 @@ def _dropped_edges(rng: np.random.Generator, layout: _Layout, nodes: np.ndarray,
             continue
         joined[j - 1 : j + 1, i - 1 : i + 1] = True
         dropped[[horizontal(j, i - 1), horizontal(j, i), vertical(j - 1, i), vertical(j, i)]] = True
+        park_nodes.append((j, i))
         n_parks -= 1
 
     # Interior edges only: each separates two cells, (j - 1, i) | (j, i) or (j, i - 1) | (j, i).
@@ -386,7 +419,7 @@ def _dropped_edges(rng: np.random.Generator, layout: _Layout, nodes: np.ndarray,
         joined[first] = joined[second] = True
         dropped[edge] = True
         merged += 2
-    return dropped
+    return dropped, np.array(park_nodes, dtype=np.int64).reshape(-1, 2)
 
 
 def _rotate(xy: np.ndarray, angle: float) -> np.ndarray:
@@ -501,15 +534,18 @@ def _members(group_of: np.ndarray, n_groups: int) -> list[np.ndarray]:
     return np.split(order, np.cumsum(np.bincount(group_of, minlength=n_groups))[:-1])
 
 
-def _center_on_origin(blocks: np.ndarray) -> np.ndarray:
-    """Shift the network so the origin (the requested centre) is the innermost point of the block under it."""
+def _center_on_origin(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """
+    Shift the network so the origin (the requested centre) is the innermost point of the block under it;
+    also the shift, to move anything else drawn in the network's frame along.
+    """
     containing = np.flatnonzero(shapely.contains_xy(blocks, 0.0, 0.0))
     if containing.size:
         block = blocks[containing[0]]
     else:
         block = blocks[int(np.argmin(shapely.distance(blocks, shapely.Point(0.0, 0.0))))]
     innermost = np.asarray(shapely.get_coordinates(shapely.maximum_inscribed_circle(block, 0.5))[0])
-    return shapely.transform(blocks, lambda xy: xy - innermost)
+    return shapely.transform(blocks, lambda xy: xy - innermost), innermost
 
 
 def _city_blocks(blocks: np.ndarray, adjacency, layout: _Layout, n_grids: int) -> np.ndarray:
@@ -561,6 +597,18 @@ def _city_blocks(blocks: np.ndarray, adjacency, layout: _Layout, n_grids: int) -
     # Anything the city encloses belongs to it: only blocks reached from clearly outside stay out.
     outside = _reachable(np.flatnonzero(radius > 1.15 * city_reach).tolist(), neighbours, ~chosen)
     return np.flatnonzero(~outside)
+
+
+def _clip_course(course: LineString, city: Polygon | MultiPolygon) -> LineString | None:
+    """
+    The part of a river or road inside the city, or None if it misses the city.
+
+    The city's outline may follow the river for a stretch and leave it again, which clips the line into
+    several pieces; the longest is the one that crosses the city.
+    """
+    inside = shapely.line_merge(shapely.intersection(course, city))
+    pieces = [piece for piece in shapely.get_parts(inside) if piece.geom_type == "LineString" and piece.length > 0]
+    return max(pieces, key=lambda piece: piece.length) if pieces else None
 
 
 def _reachable(starts: list[int], neighbours: list[dict[int, float]], allowed: np.ndarray) -> np.ndarray:
@@ -688,8 +736,11 @@ def _assemble(
     street_of_community: np.ndarray,
     city_code: str,
     district_code: str,
-) -> DemoCity:
-    """Codes in reading order, names and parent geometries (unions of the children) for every level."""
+) -> tuple[DemoCity, list[int]]:
+    """
+    Codes in reading order, names and parent geometries (unions of the children) for every level; also
+    the index in `cells` of each grid unit, in the order of the units.
+    """
 
     def in_reading_order(geometries: list) -> list[int]:
         # Label points in lon/lat, as anyone numbering cells from the published geometry would take them.
@@ -707,7 +758,7 @@ def _assemble(
     street_names = _street_names(rng, len(street_shapes))
     community_names = _community_names(rng, len(community_shapes))
 
-    streets, communities, grids = [], [], []
+    streets, communities, grids, grid_cells = [], [], [], []
     for street_seq, street in enumerate(in_reading_order(street_shapes), start=1):
         street_code = _child_code(district_code, street_seq, MAX_STREETS)
         streets.append(DemoUnit(street_code, street_names[street_seq - 1], district_code, street_shapes[street]))
@@ -726,7 +777,8 @@ def _assemble(
                     cells[cell_ids[position_in_community]],
                 )
                 grids.append(grid_unit)
-    return DemoCity(
+                grid_cells.append(int(cell_ids[position_in_community]))
+    city = DemoCity(
         seed=seed,
         city=[DemoUnit(city_code, city_name, None, city_shape)],
         district=[DemoUnit(district_code, district_name, city_code, city_shape)],
@@ -734,6 +786,7 @@ def _assemble(
         community=communities,
         grid=grids,
     )
+    return city, grid_cells
 
 
 def _child_code(parent_code: str, sequence: int, limit: int = 999) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.gis.db.models import Extent
+from django.contrib.gis.db.models.functions import GeometryDistance
 from django.contrib.gis.geos import Point, Polygon
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
@@ -139,3 +140,26 @@ def generation_extent(*, generation: Generation):
 def counts_per_level(*, generation: Generation) -> dict[str, int]:
     rows = GridUnit.objects.filter(valid_at_q(generation)).values("level").annotate(n=Count("id")).order_by("level")
     return {Level(row["level"]).slug: row["n"] for row in rows}
+
+
+def point_units(*, point: Point, generation: Generation | None = None) -> tuple[str, str]:
+    """
+    (grid cell code, responsible unit code) of one point, by the boundary rule: the cell with the
+    smallest code covering it; else '' and the deepest unit covering it; else '' and the community of
+    the nearest cell. The same answer as services.points_assign_units gives in bulk.
+    """
+    generation = generation or generation_active()
+    if generation is None:
+        return "", ""
+    chain = units_for_point(point=point, generation=generation).chain
+    if chain:
+        deepest = chain[-1]
+        return (deepest.code if deepest.level == Level.GRID else ""), deepest.code
+    nearest = (
+        GridUnit.objects.filter(valid_at_q(generation), level=Level.GRID)
+        .annotate(distance=GeometryDistance("geom", point))
+        .order_by("distance")
+        .values_list("parent_code", flat=True)
+        .first()
+    )
+    return "", nearest or ""

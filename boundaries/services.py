@@ -317,7 +317,7 @@ def boundary_export(
     return len(rows)
 
 
-def _assign_statement(cursor, *, table, id_column, geom_column, generation, under) -> tuple[str, dict]:
+def _assign_statement(cursor, *, table, id_column, geom_column, generation, under, where="") -> tuple[str, dict]:
     cell_filter = pgsql.SQL("")
     params: dict = {"generation": generation.pk}
     if under:
@@ -328,6 +328,7 @@ def _assign_statement(cursor, *, table, id_column, geom_column, generation, unde
         id_column=pgsql.Identifier(id_column),
         geom_column=pgsql.Identifier(geom_column),
         cell_filter=cell_filter,
+        point_filter=pgsql.SQL(f"AND ({where})" if where else ""),
     )
     cursor.execute(sql.PARALLEL_JOIN_SETTINGS)
     return statement.as_string(cursor.cursor), params
@@ -354,6 +355,70 @@ def points_assign_cells(
         )
         cursor.execute(statement, params)
         return cursor.fetchall()
+
+
+def points_assign_units(
+    *,
+    table: str,
+    id_column: str = "id",
+    geom_column: str = "geom",
+    grid_column: str = "grid_code",
+    unit_column: str = "unit_code",
+    where: str = "",
+    reset: bool = True,
+    generation: Generation | None = None,
+) -> dict[str, int]:
+    """
+    Writes, in the database, each point's grid cell into `grid_column` ('' outside every cell) and
+    its responsible unit into `unit_column`: the cell; for a point in no cell, the deepest unit
+    covering it; for a point outside the whole grid, the community of the nearest cell (so the staff
+    there see it in their list of unassigned points). `where` (trusted SQL over the table's alias `p`)
+    limits the rows touched; `reset=False` saves a pass when those columns are known to be ''.
+    Returns how many points landed in a cell, only in a unit, or nowhere.
+    """
+    generation = generation or generation_active()
+    names = {
+        "table": pgsql.Identifier(table),
+        "id": pgsql.Identifier(id_column),
+        "geom": pgsql.Identifier(geom_column),
+        "grid": pgsql.Identifier(grid_column),
+        "unit": pgsql.Identifier(unit_column),
+        "where": pgsql.SQL(f"AND ({where})" if where else ""),
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        if reset or generation is None:
+            cursor.execute(
+                pgsql.SQL("UPDATE {table} p SET {grid} = '', {unit} = '' WHERE true {where}")
+                .format(**names)
+                .as_string(cursor.cursor)
+            )
+        if generation is not None:
+            statement, params = _assign_statement(
+                cursor,
+                table=table,
+                id_column=id_column,
+                geom_column=geom_column,
+                generation=generation,
+                under=None,
+                where=where,
+            )
+            update = (
+                pgsql.SQL("UPDATE {table} p SET {grid} = hit.code, {unit} = hit.code FROM (").format(**names)
+                + pgsql.SQL(statement)
+                + pgsql.SQL(") hit (point_id, code) WHERE p.{id} = hit.point_id").format(**names)
+            )
+            cursor.execute(update.as_string(cursor.cursor), params)
+            cursor.execute(pgsql.SQL(sql.UNASSIGNED_RESPONSIBLE_UNIT).format(**names).as_string(cursor.cursor), params)
+        cursor.execute(
+            pgsql.SQL(
+                "SELECT count(*) FILTER (WHERE {grid} <> ''), count(*) FILTER (WHERE {grid} = '' AND {unit} <> ''), "
+                "count(*) FILTER (WHERE {unit} = '') FROM {table} p WHERE true {where}"
+            )
+            .format(**names)
+            .as_string(cursor.cursor)
+        )
+        in_cell, in_unit, outside = cursor.fetchone()
+    return {"in_cell": in_cell, "in_unit": in_unit, "outside": outside}
 
 
 def _binary_copy_points(lon: np.ndarray, lat: np.ndarray) -> bytes:

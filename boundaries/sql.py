@@ -135,7 +135,7 @@ ASSIGN_POINTS = f"""
 SELECT DISTINCT ON (p.{{id_column}}) p.{{id_column}}, cell.code
 FROM boundaries_gridunit cell
 JOIN {{table}} p ON ST_Intersects(cell.geom, p.{{geom_column}})
-WHERE cell.level = 5 AND {valid_at("cell")} {{cell_filter}}
+WHERE cell.level = 5 AND {valid_at("cell")} {{cell_filter}} {{point_filter}}
 ORDER BY p.{{id_column}}, cell.code
 """
 
@@ -145,3 +145,17 @@ PARALLEL_JOIN_SETTINGS = (
     "SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0; "
     "SET LOCAL min_parallel_table_scan_size = 0; SET LOCAL jit = off"
 )
+
+# For points in no grid cell: the deepest unit covering the point, else the community of the nearest
+# cell (a KNN search on the cells' GiST index). Only unassigned points are touched, so it stays cheap.
+UNASSIGNED_RESPONSIBLE_UNIT = f"""
+UPDATE {{table}} p SET {{unit}} = coalesce(
+    (SELECT u.code FROM boundaries_gridunit u
+     WHERE {valid_at("u")} AND ST_Intersects(u.geom, p.{{geom}})
+     ORDER BY u.level DESC, u.code LIMIT 1),
+    (SELECT c.parent_code FROM boundaries_gridunit c
+     WHERE {valid_at("c")} AND c.level = 5
+     ORDER BY c.geom <-> p.{{geom}} LIMIT 1),
+    '')
+WHERE p.{{grid}} = '' {{where}}
+"""

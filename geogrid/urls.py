@@ -12,6 +12,7 @@ from core.views import healthz
 api_v1 = [
     path("", include("accounts.urls")),
     path("", include("boundaries.urls")),
+    path("", include("residents.urls")),
 ]
 
 urlpatterns = [

@@ -16,7 +16,7 @@ if [ -z "$version" ]; then
 fi
 if ! pg_lsclusters -h | awk -v v="$version" '$1 == v && $2 == "main"' | grep -q .; then
   echo "Creating PostgreSQL cluster $version/main"
-  pg_createcluster "$version" main
+  pg_createcluster --locale C.UTF-8 --encoding UTF8 "$version" main
 fi
 if ! pg_lsclusters -h | awk -v v="$version" '$1 == v && $2 == "main" && $4 == "online"' | grep -q .; then
   echo "Starting PostgreSQL $version/main"

@@ -28,7 +28,8 @@ class ScopedEndpoint:
 
 
 def feature_ids(response) -> list[str]:
-    return [str(feature["id"]) for feature in json.loads(response.content)["features"]]
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    return [str(feature["id"]) for feature in json.loads(body)["features"]]
 
 
 def result_ids(key: str = "id"):
@@ -40,6 +41,41 @@ def result_ids(key: str = "id"):
 
 def _units_in(city, prefix):
     return sorted(code for code in city if code.startswith(prefix))
+
+
+def _population(city) -> None:
+    import datetime as dt
+
+    from django.contrib.gis.geos import Point
+
+    from core.scope import Scope
+    from residents.services import household_create, resident_create
+
+    everything = Scope.everything()
+    for ref, lon, lat in (("W1", 116.385, 39.905), ("W2", 116.395, 39.935), ("E1", 116.41, 39.905)):
+        household = household_create(scope=everything, location=Point(lon, lat, srid=4326), address=f"{ref}号", ref=ref)
+        resident_create(
+            scope=everything,
+            household=household,
+            name=f"{ref}户主",
+            relation="head",
+            gender="male",
+            birth_date=dt.date(1970, 1, 1),
+        )
+
+
+def _households(city):
+    from residents.models import Household
+
+    ids = {h.ref: str(h.pk) for h in Household.objects.all()}
+    return [ids["W1"], ids["W2"]], [ids["E1"]]
+
+
+def _residents(city):
+    from residents.models import Resident
+
+    ids = {r.name: str(r.pk) for r in Resident.objects.all()}
+    return [ids["W1户主"], ids["W2户主"]], [ids["E1户主"]]
 
 
 ENDPOINTS = [
@@ -64,6 +100,51 @@ ENDPOINTS = [
         role="street_leader",
         records=lambda city: (["west-staff"], ["east-staff"]),
         setup=lambda city: _staff(),
+    ),
+    ScopedEndpoint(
+        name="households",
+        list_url="/api/v1/households/",
+        ids=result_ids(),
+        records=_households,
+        detail_url=lambda pk: f"/api/v1/households/{pk}/",
+        setup=_population,
+    ),
+    ScopedEndpoint(
+        name="households near a point",
+        list_url="/api/v1/households/?near=116.40,39.92&radius=5000",
+        ids=result_ids(),
+        records=_households,
+        setup=_population,
+    ),
+    ScopedEndpoint(
+        name="households at a point",
+        list_url="/api/v1/households/at/?lon=116.385&lat=39.905&tolerance=500",
+        ids=lambda response: [str(row["id"]) for row in response.json()["results"]],
+        records=lambda city: (_households(city)[0][:1], []),
+        setup=_population,
+    ),
+    ScopedEndpoint(
+        name="residents",
+        list_url="/api/v1/residents/",
+        ids=result_ids(),
+        records=_residents,
+        detail_url=lambda pk: f"/api/v1/residents/{pk}/",
+        setup=_population,
+    ),
+    ScopedEndpoint(
+        name="household export",
+        list_url="/api/v1/households/export.geojson",
+        ids=feature_ids,
+        records=_households,
+        role="street_leader",
+        setup=_population,
+    ),
+    ScopedEndpoint(
+        name="unit statistics",
+        list_url=None,
+        ids=feature_ids,
+        records=lambda city: (["110101001", "110101001001"], ["110101002", "110101"]),
+        detail_url=lambda code: f"/api/v1/units/{code}/stats/",
     ),
 ]
 

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "core",
     "accounts",
     "boundaries",
+    "residents",
 ]
 
 AUTH_USER_MODEL = "accounts.User"
@@ -178,6 +179,24 @@ LOGGING = {
 }
 
 DEFAULT_EXCEPTION_REPORTER_FILTER = "core.logging.PersonalDataReporterFilter"
+
+# Background work (Celery). With REDIS_URL set, tasks go to Redis and run on `celery worker`
+# processes; without it they run in-process at once, so a single machine needs nothing else.
+REDIS_URL = env.str("REDIS_URL", default="")
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TIMEZONE = TIME_ZONE
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+
+# Uploads: files above this size are refused; what users upload is kept out of the public media.
+GEOGRID_MAX_UPLOAD_MB = env.int("GEOGRID_MAX_UPLOAD_MB", default=200)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+GEOGRID_PRIVATE_ROOT = env.path("GEOGRID_PRIVATE_ROOT", default=BASE_DIR / "var" / "private")
 
 # --- GeoGrid settings -------------------------------------------------------------------------
 # SRID every geometry is stored in (WGS-84; CGCS2000, EPSG:4490, is treated as equal).

@@ -6,7 +6,7 @@ import shapely
 from django.db import connection
 
 from boundaries.models import GridUnit, Level
-from boundaries.services import cells_for_points, points_assign_cells
+from boundaries.services import cells_for_points, points_assign_cells, points_assign_units
 
 pytestmark = pytest.mark.django_db
 
@@ -57,3 +57,29 @@ def test_assigning_a_table_of_points(small_city):
 def test_no_points_and_no_boundaries(db):
     assert list(cells_for_points(lon=np.array([]), lat=np.array([]))) == []
     assert list(cells_for_points(lon=np.array([116.4]), lat=np.array([39.9]))) == [None]
+
+
+def test_assigning_units_in_the_database(small_city):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE dwellings (id int, location geometry(Point, 4326), grid text, unit text, batch int)"
+        )
+        cursor.execute(
+            "INSERT INTO dwellings VALUES "
+            "(1, 'SRID=4326;POINT(116.385 39.905)', 'stale', 'stale', 1), "  # in a cell
+            "(2, 'SRID=4326;POINT(116.4300 39.905)', 'stale', 'stale', 1), "  # east of the city
+            "(3, 'SRID=4326;POINT(116.3700 39.935)', 'stale', 'stale', 1), "  # west of the city
+            "(4, 'SRID=4326;POINT(116.39 39.93)', 'old', 'old', 2)"  # another batch: untouched
+        )
+    counts = points_assign_units(
+        table="dwellings", geom_column="location", grid_column="grid", unit_column="unit", where="p.batch = 1"
+    )
+    assert counts == {"in_cell": 1, "in_unit": 2, "outside": 0}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, grid, unit FROM dwellings ORDER BY id")
+        rows = cursor.fetchall()
+    assert rows[0] == (1, "110101001001001", "110101001001001")
+    # Outside the city: no cell, and the community of the nearest cell takes responsibility.
+    assert rows[1] == (2, "", "110101002001")
+    assert rows[2] == (3, "", "110101001002")
+    assert rows[3] == (4, "old", "old")

@@ -225,3 +225,33 @@ def test_shapefiles_are_byte_identical_across_writes(city, shapefile_dir, tmp_pa
         assert path.read_bytes() == (shapefile_dir / path.name).read_bytes(), path.name
         written[path.suffix] += 1
     assert written == Counter({".shp": 5, ".shx": 5, ".dbf": 5, ".prj": 5, ".cpg": 5})
+
+
+def test_parks_are_large_grid_cells_of_the_city(city):
+    grid = {unit.code: unit for unit in city.grid}
+    assert city.parks
+    assert len(set(city.parks)) == len(city.parks)
+    assert set(city.parks) <= set(grid)
+    # A park takes 2x2 blocks of the street network.
+    areas = shapely.area(in_metres([unit.geometry for unit in city.grid]))
+    park_areas = shapely.area(in_metres([grid[code].geometry for code in city.parks]))
+    assert park_areas.min() > 2 * np.median(areas)
+
+
+def test_river_and_avenue_cross_the_city(city):
+    outline = city.city[0].geometry
+    for line in (city.river, city.avenue):
+        assert line is not None and line.geom_type == "LineString"
+        assert shapely.covers(shapely.buffer(outline, 1e-7), line)
+        for end in shapely.points(line.coords[0]), shapely.points(line.coords[-1]):
+            assert shapely.distance(outline.boundary, end) < 1e-7  # about 1 cm
+        assert shapely.length(in_metres([line])[0]) > 2_000.0
+        # Crossing, it leaves land on both of its sides.
+        banks = shapely.get_parts(shapely.difference(outline, shapely.buffer(line, 1e-6)))
+        assert (shapely.area(in_metres(banks)) > 100_000).sum() >= 2
+
+
+def test_a_city_too_small_for_a_park_has_none():
+    small = build_demo_city(n_grids=120, seed=7)
+    assert small.parks == ()
+    assert small.river is not None

@@ -1,0 +1,1 @@
+"""The basic information database: buildings, households and residents on the map."""
