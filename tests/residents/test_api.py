@@ -235,7 +235,7 @@ def test_exports_are_scoped_masked_and_audited(leader, client_for, population):
     assert LogEntry.objects.filter(additional_data__event="export", object_repr="residents").exists()
 
     workbook = load_workbook(io.BytesIO(leader.get("/api/v1/residents/export.xlsx").content))
-    values = [[c for c in row] for row in workbook.active.iter_rows(values_only=True)]
+    values = [list(row) for row in workbook.active.iter_rows(values_only=True)]
     assert len(values) == 5 and WOMAN_1949 not in str(values)
 
     geojson = json.loads(b"".join(leader.get("/api/v1/households/export.geojson").streaming_content))
