@@ -8,7 +8,7 @@ import os
 import sys
 import time
 
-BENCHMARKS = ["assign", "locate"]
+BENCHMARKS = ["assign", "locate", "households"]
 
 
 def main() -> int:

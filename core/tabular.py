@@ -135,12 +135,12 @@ def _sniff_encoding(head: bytes, encoding: str | None) -> str:
         return encoding
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
+    # Incremental decoders: a multi-byte character may be cut at the end of the sample.
     try:
-        # A multi-byte character may be cut at the end of the sample.
-        head.decode("utf-8") if len(head) < 65536 else head[:-4].decode("utf-8")
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError:
         try:
-            head.decode("gb18030")
+            codecs.getincrementaldecoder("gb18030")().decode(head, final=False)
         except UnicodeDecodeError:
             raise TableFileError("encoding", _("The file is neither UTF-8 nor GBK text.")) from None
         raise TableFileError(

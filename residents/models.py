@@ -141,7 +141,8 @@ class Household(LocatedRecord):
         ordering = ["id"]
         indexes = [
             models.Index(fields=["unit_code"], opclasses=["varchar_pattern_ops"], name="household_unit_prefix"),
-            models.Index(fields=["grid_code"], name="household_grid"),
+            # The list of unassigned households to fix; assigned ones are found through unit_code.
+            models.Index(fields=["unit_code"], condition=models.Q(grid_code=""), name="household_unassigned"),
             # "Near me" orders by true distance with the index's help (KNN on geography, in metres).
             GistIndex(
                 Cast("location", models.PointField(geography=True, srid=4326)), name="household_location_geography"

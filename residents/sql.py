@@ -125,9 +125,12 @@ WHERE p.id_number_index <> '' AND EXISTS (
 """
 
 # One row per household, keyed by its first row, with its point when the coordinates are usable.
+# Ids are drawn from the households' own sequence here, in file order (volatile functions run after
+# ORDER BY), so residents and tags can name their household without another pass; a household left
+# out later just leaves a gap in the sequence.
 HOUSEHOLDS_CREATE = """
 CREATE UNLOGGED TABLE {households} AS
-SELECT r.key_row, r.household_ref, r.address, r.building, r.unit_no, r.room, r.housing_code, r.source_code,
+SELECT nextval(pg_get_serial_sequence('residents_household', 'id')) AS id, r.key_row, r.household_ref, r.address, r.building, r.unit_no, r.room, r.housing_code, r.source_code,
     r.size_num, r.household_tags, r.lon_num, r.lat_num,
     NULL::bigint AS building_id, NULL::text AS geocoded, NULL::real AS geocode_score,
     CASE WHEN abs(r.lon_num) <= 180 AND abs(r.lat_num) <= 90
@@ -135,6 +138,7 @@ SELECT r.key_row, r.household_ref, r.address, r.building, r.unit_no, r.room, r.h
     ''::varchar(15) AS grid_code, ''::varchar(15) AS unit_code
 FROM {rows} r
 WHERE r.row = r.key_row
+ORDER BY r.key_row
 """
 
 HOUSEHOLDS_CONVERTED = """
@@ -217,16 +221,13 @@ SELECT
 # Writing: ids are drawn from the tables' own sequences first, so residents and tags can name their
 # household without a round trip; then each table is filled by one INSERT ... SELECT.
 WRITE = [
-    # Ids follow the file's order (volatile functions run after ORDER BY).
-    """ALTER TABLE {households} ADD COLUMN id bigint;
-       UPDATE {households} h SET id = n.id FROM (
-           SELECT key_row, nextval(pg_get_serial_sequence('residents_household', 'id')) AS id
-           FROM {households} WHERE key_row NOT IN (SELECT row FROM import_bad) ORDER BY key_row
-       ) n WHERE n.key_row = h.key_row""",
+    # New index entries of the address search collect in GIN's pending list and are merged in bulk.
+    "SET LOCAL gin_pending_list_limit = '256MB'",
     """CREATE TEMP TABLE import_members ON COMMIT DROP AS
        SELECT r.row, r.key_row, nextval(pg_get_serial_sequence('residents_resident', 'id')) AS id
-       FROM {rows} r JOIN {households} h ON h.key_row = r.key_row AND h.id IS NOT NULL
+       FROM {rows} r
        WHERE r.has_resident AND r.row NOT IN (SELECT row FROM import_bad)
+         AND r.key_row NOT IN (SELECT row FROM import_bad)
        ORDER BY r.row""",
     """INSERT INTO residents_household (id, ref, address, building_id, unit_no, room, housing_type, size, source,
            location, grid_code, unit_code, created_at, updated_at)
@@ -236,7 +237,7 @@ WRITE = [
        FROM {households} h
        LEFT JOIN residents_building b ON b.ref = h.building
        LEFT JOIN (SELECT key_row, count(*) AS members FROM import_members GROUP BY key_row) m ON m.key_row = h.key_row
-       WHERE h.id IS NOT NULL
+       WHERE h.key_row NOT IN (SELECT row FROM import_bad)
        ORDER BY h.key_row""",
     """INSERT INTO residents_resident (id, household_id, name, id_number, id_number_index, phone, phone_index, gender,
            birth_date, relation, residence_status, unit_code, created_at, updated_at)
@@ -252,7 +253,7 @@ WRITE = [
        SELECT DISTINCT h.id, a.id FROM {households} h
        CROSS JOIN LATERAL unnest(string_to_array(h.household_tags, ';')) AS tag
        JOIN residents_attentiontag a ON a.applies_to = 'household' AND (a.code = btrim(tag) OR a.name = btrim(tag))
-       WHERE h.id IS NOT NULL AND h.household_tags IS NOT NULL""",
+       WHERE h.key_row NOT IN (SELECT row FROM import_bad) AND h.household_tags IS NOT NULL""",
     """INSERT INTO residents_resident_tags (resident_id, attentiontag_id)
        SELECT DISTINCT m.id, a.id FROM import_members m JOIN {rows} r ON r.row = m.row
        CROSS JOIN LATERAL unnest(string_to_array(r.resident_tags, ';')) AS tag
