@@ -32,7 +32,13 @@ EDIT_BASIC = (
     "residents.import_household",
 )
 EXPORT_BASIC = ("residents.export_household",)
-_LEADER = (VIEW_UNITS, MANAGE_USERS, *VIEW_BASIC, *EXPORT_BASIC)
+VIEW_CASES = ("incidents.view_incident", "incidents.view_visitlog")
+REPORT_CASE = "incidents.add_incident"
+HANDLE_CASES = ("incidents.handle_incident",)
+DISPATCH_CASES = (REPORT_CASE, "incidents.accept_incident", "incidents.dispatch_incident",
+                  "incidents.evaluate_incident")
+_LEADER = (VIEW_UNITS, MANAGE_USERS, *VIEW_BASIC, *EXPORT_BASIC, *VIEW_CASES, "incidents.supervise_incident",
+           "incidents.export_incident")
 
 ROLES: dict[str, Role] = {
     role.name: role
@@ -77,20 +83,21 @@ ROLES: dict[str, Role] = {
             "dispatcher",
             _("Dispatcher"),
             _("Accepts, routes and follows incidents at their level; sees reporters' contact details."),
-            permissions=(VIEW_UNITS, PERSONAL_DATA, *VIEW_BASIC),
+            permissions=(VIEW_UNITS, PERSONAL_DATA, *VIEW_BASIC, *VIEW_CASES, *DISPATCH_CASES),
             binding_kind="capture",
         ),
         Role(
             "department_staff",
             _("Department staff"),
             _("Staff of a functional department: the incidents assigned to the department in their jurisdiction."),
-            permissions=(VIEW_UNITS, *VIEW_BASIC),
+            permissions=(VIEW_UNITS, *VIEW_BASIC, *VIEW_CASES, *HANDLE_CASES),
         ),
         Role(
             "grid_worker",
             _("Grid worker"),
             _("Field staff of their own grid cells: households, visits and incidents there."),
-            permissions=(VIEW_UNITS, PERSONAL_DATA, *VIEW_BASIC, *EDIT_BASIC),
+            permissions=(VIEW_UNITS, PERSONAL_DATA, *VIEW_BASIC, *EDIT_BASIC, *VIEW_CASES, REPORT_CASE,
+                         *HANDLE_CASES, "incidents.add_visitlog"),
             binding_kind="capture",
             binding_levels=(Level.GRID, Level.COMMUNITY),
         ),
@@ -98,14 +105,14 @@ ROLES: dict[str, Role] = {
             "planner",
             _("Planner"),
             _("Redraws grid boundaries in their jurisdiction: drafts, validation and activation."),
-            permissions=(VIEW_UNITS, "boundaries.edit_boundaries", *VIEW_BASIC),
+            permissions=(VIEW_UNITS, "boundaries.edit_boundaries", *VIEW_BASIC, *VIEW_CASES),
             binding_kind="capture",
         ),
         Role(
             "viewer",
             _("Viewer"),
             _("Reads the map and statistics of their jurisdiction; personal data stays masked."),
-            permissions=(VIEW_UNITS, *VIEW_BASIC),
+            permissions=(VIEW_UNITS, *VIEW_BASIC, *VIEW_CASES),
         ),
     ]
 }

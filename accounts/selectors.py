@@ -31,6 +31,8 @@ def scope_for_user(user) -> Scope:
         permissions=permissions,
         department_id=user.department_id,
         is_global=is_global,
+        # Department staff with no other role see only their department's incidents.
+        department_only=bool(role_names) and role_names <= {"department_staff"},
     )
     user._geogrid_scope = scope
     return scope

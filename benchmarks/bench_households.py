@@ -47,8 +47,9 @@ def _write_csv(path: Path, lon: np.ndarray, lat: np.ndarray, rng) -> None:
         writer = csv.writer(handle)
         writer.writerow(HEADER)
         for index in range(len(lon)):
-            writer.writerow([f"B{index:07d}", f"测试路{index % 997}号院{index % 37}号楼{index % 601}", f"{lon[index]:.7f}",
-                             f"{lat[index]:.7f}", housing[index], source[index]])
+            address = f"测试路{index % 997}号院{index % 37}号楼{index % 601}"
+            writer.writerow([f"B{index:07d}", address, f"{lon[index]:.7f}", f"{lat[index]:.7f}", housing[index],
+                             source[index]])
 
 
 def _clear() -> None:

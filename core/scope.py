@@ -42,10 +42,13 @@ class Scope:
     capture_prefixes: frozenset[str] = field(default_factory=frozenset)
     permissions: frozenset[str] = field(default_factory=frozenset)
     department_id: int | None = None
+    # Department staff see only the incidents assigned to their department (within their units).
+    department_only: bool = False
     bound_codes: tuple[str, ...] = ()
 
     @classmethod
-    def build(cls, *, user_id, view_codes=(), capture_codes=(), permissions=(), department_id=None, is_global=False):
+    def build(cls, *, user_id, view_codes=(), capture_codes=(), permissions=(), department_id=None, is_global=False,
+              department_only=False):
         capture = _minimal(subtree_prefix(code) for code in capture_codes)
         view = _minimal([subtree_prefix(code) for code in view_codes] + list(capture))
         return cls(
@@ -55,6 +58,7 @@ class Scope:
             capture_prefixes=capture,
             permissions=frozenset(permissions),
             department_id=department_id,
+            department_only=department_only and department_id is not None,
             bound_codes=tuple(sorted(set(view_codes) | set(capture_codes))),
         )
 
@@ -93,5 +97,5 @@ class Scope:
         """Equal for callers who see exactly the same things (used to share cached tiles)."""
         if self.is_global:
             return "global"
-        raw = "|".join(sorted(self.view_prefixes)) + "#" + str(self.department_id or "")
+        raw = "|".join(sorted(self.view_prefixes)) + "#" + str(self.department_id if self.department_only else "")
         return hashlib.sha256(raw.encode()).hexdigest()[:16]

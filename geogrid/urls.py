@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("accounts.urls")),
     path("", include("boundaries.urls")),
     path("", include("residents.urls")),
+    path("", include("incidents.urls")),
 ]
 
 urlpatterns = [

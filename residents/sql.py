@@ -130,8 +130,8 @@ WHERE p.id_number_index <> '' AND EXISTS (
 # out later just leaves a gap in the sequence.
 HOUSEHOLDS_CREATE = """
 CREATE UNLOGGED TABLE {households} AS
-SELECT nextval(pg_get_serial_sequence('residents_household', 'id')) AS id, r.key_row, r.household_ref, r.address, r.building, r.unit_no, r.room, r.housing_code, r.source_code,
-    r.size_num, r.household_tags, r.lon_num, r.lat_num,
+SELECT nextval(pg_get_serial_sequence('residents_household', 'id')) AS id, r.key_row, r.household_ref, r.address,
+    r.building, r.unit_no, r.room, r.housing_code, r.source_code, r.size_num, r.household_tags, r.lon_num, r.lat_num,
     NULL::bigint AS building_id, NULL::text AS geocoded, NULL::real AS geocode_score,
     CASE WHEN abs(r.lon_num) <= 180 AND abs(r.lat_num) <= 90
          THEN ST_SetSRID(ST_MakePoint(r.lon_num, r.lat_num), 4326) END AS geom,

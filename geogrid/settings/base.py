@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "accounts",
     "boundaries",
     "residents",
+    "incidents",
 ]
 
 AUTH_USER_MODEL = "accounts.User"
@@ -113,8 +114,15 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
+# Files users upload (imports, photos): kept out of the public media, served only through the API.
+PRIVATE_ROOT = Path(env.str("GEOGRID_PRIVATE_ROOT", default=str(BASE_DIR / "var" / "private")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Photos and files of incidents and visit logs: never served as public media, only through the API.
+    "private": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": PRIVATE_ROOT / "files"},
+    },
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
@@ -197,7 +205,7 @@ if REDIS_URL:
 # Uploads: files above this size are refused; what users upload is kept out of the public media.
 GEOGRID_MAX_UPLOAD_MB = env.int("GEOGRID_MAX_UPLOAD_MB", default=200)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
-GEOGRID_PRIVATE_ROOT = env.path("GEOGRID_PRIVATE_ROOT", default=BASE_DIR / "var" / "private")
+GEOGRID_PRIVATE_ROOT = PRIVATE_ROOT
 
 # --- GeoGrid settings -------------------------------------------------------------------------
 # SRID every geometry is stored in (WGS-84; CGCS2000, EPSG:4490, is treated as equal).
@@ -236,3 +244,11 @@ GEOGRID_FIELD_ENCRYPTION_KEYS = env.list("GEOGRID_FIELD_ENCRYPTION_KEYS", defaul
 GEOGRID_BLIND_INDEX_KEY = env.str("GEOGRID_BLIND_INDEX_KEY", default="")
 # Addresses of reverse proxies whose X-Forwarded-For is believed (audit log, lockout).
 GEOGRID_TRUSTED_PROXIES = env.list("GEOGRID_TRUSTED_PROXIES", default=[])
+
+# How incident notifications are delivered, in order (the SMS channel joins with the messaging app).
+GEOGRID_NOTIFICATION_CHANNELS = ["incidents.channels.InAppChannel"]
+# Largest photo or file attached to an incident or a visit log.
+GEOGRID_MAX_ATTACHMENT_MB = env.int("GEOGRID_MAX_ATTACHMENT_MB", default=10)
+# Incidents of the same category this close in space and time are suggested as duplicates.
+GEOGRID_DUPLICATE_METRES = 50
+GEOGRID_DUPLICATE_DAYS = 7

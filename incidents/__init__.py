@@ -1,0 +1,1 @@
+"""Incidents and their workflow, dispatch rules, visit logs, evaluations and notifications."""
