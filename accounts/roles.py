@@ -35,10 +35,21 @@ EXPORT_BASIC = ("residents.export_household",)
 VIEW_CASES = ("incidents.view_incident", "incidents.view_visitlog")
 REPORT_CASE = "incidents.add_incident"
 HANDLE_CASES = ("incidents.handle_incident",)
-DISPATCH_CASES = (REPORT_CASE, "incidents.accept_incident", "incidents.dispatch_incident",
-                  "incidents.evaluate_incident")
-_LEADER = (VIEW_UNITS, MANAGE_USERS, *VIEW_BASIC, *EXPORT_BASIC, *VIEW_CASES, "incidents.supervise_incident",
-           "incidents.export_incident")
+DISPATCH_CASES = (
+    REPORT_CASE,
+    "incidents.accept_incident",
+    "incidents.dispatch_incident",
+    "incidents.evaluate_incident",
+)
+_LEADER = (
+    VIEW_UNITS,
+    MANAGE_USERS,
+    *VIEW_BASIC,
+    *EXPORT_BASIC,
+    *VIEW_CASES,
+    "incidents.supervise_incident",
+    "incidents.export_incident",
+)
 
 ROLES: dict[str, Role] = {
     role.name: role
@@ -96,8 +107,16 @@ ROLES: dict[str, Role] = {
             "grid_worker",
             _("Grid worker"),
             _("Field staff of their own grid cells: households, visits and incidents there."),
-            permissions=(VIEW_UNITS, PERSONAL_DATA, *VIEW_BASIC, *EDIT_BASIC, *VIEW_CASES, REPORT_CASE,
-                         *HANDLE_CASES, "incidents.add_visitlog"),
+            permissions=(
+                VIEW_UNITS,
+                PERSONAL_DATA,
+                *VIEW_BASIC,
+                *EDIT_BASIC,
+                *VIEW_CASES,
+                REPORT_CASE,
+                *HANDLE_CASES,
+                "incidents.add_visitlog",
+            ),
             binding_kind="capture",
             binding_levels=(Level.GRID, Level.COMMUNITY),
         ),

@@ -48,8 +48,9 @@ def _write_csv(path: Path, lon: np.ndarray, lat: np.ndarray, rng) -> None:
         writer.writerow(HEADER)
         for index in range(len(lon)):
             address = f"测试路{index % 997}号院{index % 37}号楼{index % 601}"
-            writer.writerow([f"B{index:07d}", address, f"{lon[index]:.7f}", f"{lat[index]:.7f}", housing[index],
-                             source[index]])
+            writer.writerow(
+                [f"B{index:07d}", address, f"{lon[index]:.7f}", f"{lat[index]:.7f}", housing[index], source[index]]
+            )
 
 
 def _clear() -> None:
@@ -59,12 +60,15 @@ def _clear() -> None:
 
 def _plain_copy(path: Path) -> float:
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("CREATE UNLOGGED TABLE bench_plain (household_ref text, address text, lon float8, lat float8, "
-                       "housing_type text, source text)")
+        cursor.execute(
+            "CREATE UNLOGGED TABLE bench_plain (household_ref text, address text, lon float8, lat float8, "
+            "housing_type text, source text)"
+        )
         start = time.perf_counter()
-        with path.open("rb") as handle, cursor.cursor.copy(
-            "COPY bench_plain FROM STDIN WITH (FORMAT csv, HEADER true)"
-        ) as copy:
+        with (
+            path.open("rb") as handle,
+            cursor.cursor.copy("COPY bench_plain FROM STDIN WITH (FORMAT csv, HEADER true)") as copy,
+        ):
             while chunk := handle.read(1 << 20):
                 copy.write(chunk)
         seconds = time.perf_counter() - start
@@ -74,8 +78,13 @@ def _plain_copy(path: Path) -> float:
 
 def _bulk_create(lon, lat, rows: int) -> float:
     households = [
-        Household(ref=f"C{i:07d}", address=f"测试路{i}号", location=Point(float(lon[i]), float(lat[i]), srid=4326),
-                  housing_type="owned", source="grid_visit")
+        Household(
+            ref=f"C{i:07d}",
+            address=f"测试路{i}号",
+            location=Point(float(lon[i]), float(lat[i]), srid=4326),
+            housing_type="owned",
+            source="grid_visit",
+        )
         for i in range(rows)
     ]
     start = time.perf_counter()
@@ -102,19 +111,31 @@ def run(results: Results, *, households: int = 1_000_000, bulk_sample: int = 100
         )
     if not report.committed:
         raise SystemExit(report.as_text())
-    results.add(Row(
-        name=f"import {households:,} households from CSV (checked, assigned, committed)", value=import_seconds,
-        unit="s", reference=copy_seconds, reference_name="plain COPY of the same CSV", target="<= 2x plain COPY",
-        passed=import_seconds <= 2 * copy_seconds,
-        notes=f"{report.counts['assigned']:,} assigned; into the indexed households table",
-    ))
+    results.add(
+        Row(
+            name=f"import {households:,} households from CSV (checked, assigned, committed)",
+            value=import_seconds,
+            unit="s",
+            reference=copy_seconds,
+            reference_name="plain COPY of the same CSV",
+            target="<= 2x plain COPY",
+            passed=import_seconds <= 2 * copy_seconds,
+            notes=f"{report.counts['assigned']:,} assigned; into the indexed households table",
+        )
+    )
     bulk_seconds = _bulk_create(lon, lat, bulk_sample) * households / bulk_sample
-    results.add(Row(
-        name=f"the same {households:,} rows by Django bulk_create (from a {bulk_sample:,}-row sample)",
-        value=bulk_seconds, unit="s", reference=import_seconds, reference_name="import",
-        target=">= 10x the import", passed=bulk_seconds >= 10 * import_seconds,
-        notes="bulk_create neither checks nor assigns",
-    ))
+    results.add(
+        Row(
+            name=f"the same {households:,} rows by Django bulk_create (from a {bulk_sample:,}-row sample)",
+            value=bulk_seconds,
+            unit="s",
+            reference=import_seconds,
+            reference_name="import",
+            target=">= 10x the import",
+            passed=bulk_seconds >= 10 * import_seconds,
+            notes="bulk_create neither checks nor assigns",
+        )
+    )
 
     # `near`: nearest households around random points of the city, 20 a page, within 500 m.
     everything = Scope.everything()
@@ -126,14 +147,20 @@ def run(results: Results, *, households: int = 1_000_000, bulk_sample: int = 100
         list(household_list(scope=everything, near=point, radius=500)[:20])
         latencies.append((time.perf_counter() - start) * 1000)
     with connection.cursor() as cursor:
-        sql, params = household_list(scope=everything, near=Point(float(lon[0]), float(lat[0]), srid=4326),
-                                     radius=500)[:20].query.sql_with_params()
+        sql, params = household_list(scope=everything, near=Point(float(lon[0]), float(lat[0]), srid=4326), radius=500)[
+            :20
+        ].query.sql_with_params()
         cursor.execute("EXPLAIN " + sql, params)
         plan = " ".join(row[0] for row in cursor.fetchall())
-    results.add(Row(
-        name=f"near (500 m, 20 nearest) among {households:,} households, p50", value=percentile(latencies, 50),
-        unit="ms", target="index KNN", passed="household_location_geography" in plan,
-        notes=f"p95 {percentile(latencies, 95):.1f} ms over {near_queries} queries; "
-              f"plan uses the geography index: {'household_location_geography' in plan}",
-    ))
+    results.add(
+        Row(
+            name=f"near (500 m, 20 nearest) among {households:,} households, p50",
+            value=percentile(latencies, 50),
+            unit="ms",
+            target="index KNN",
+            passed="household_location_geography" in plan,
+            notes=f"p95 {percentile(latencies, 95):.1f} ms over {near_queries} queries; "
+            f"plan uses the geography index: {'household_location_geography' in plan}",
+        )
+    )
     _clear()

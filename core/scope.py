@@ -47,8 +47,17 @@ class Scope:
     bound_codes: tuple[str, ...] = ()
 
     @classmethod
-    def build(cls, *, user_id, view_codes=(), capture_codes=(), permissions=(), department_id=None, is_global=False,
-              department_only=False):
+    def build(
+        cls,
+        *,
+        user_id,
+        view_codes=(),
+        capture_codes=(),
+        permissions=(),
+        department_id=None,
+        is_global=False,
+        department_only=False,
+    ):
         capture = _minimal(subtree_prefix(code) for code in capture_codes)
         view = _minimal([subtree_prefix(code) for code in view_codes] + list(capture))
         return cls(

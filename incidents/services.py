@@ -259,7 +259,7 @@ def incident_transition(
     if action not in ACTIONS:
         raise ValidationError({"action": [_("Unknown action %(name)s.") % {"name": action}]})
     spec = ACTIONS[action]
-    incident = Incident.objects.select_for_update().select_related("category__parent").get(pk=incident_id)
+    incident = Incident.objects.select_for_update(of=("self",)).select_related("category__parent").get(pk=incident_id)
     if version is not None and version != incident.version:
         raise _conflict(_("Someone changed this incident in the meantime; reload it."), incident)
     if incident.status not in spec.sources:
@@ -301,7 +301,7 @@ def incident_transition(
         unit_code = unit_code or incident.assigned_unit_code
         if not scope.captures(unit_code):
             raise ValidationError({"unit": [_("Dispatch only to units inside your jurisdiction.")]})
-        if assignee is not None and not _may_handle(assignee, unit_code, department):
+        if assignee is not None and not _may_handle(assignee, incident, unit_code, department):
             raise ValidationError({"assignee": [_("The assignee works neither in that unit nor in that department.")]})
         incident.assigned_unit_code = unit_code
         incident.assigned_department = department if department is not None else incident.assigned_department
@@ -373,12 +373,12 @@ def _parent_unit(code: str) -> str | None:
     return chain[-1] if chain else None
 
 
-def _may_handle(user: User, unit_code: str, department: Department | None) -> bool:
+def _may_handle(user: User, incident: Incident, unit_code: str, department: Department | None) -> bool:
+    """An assignee must reach the case, through the unit handling it or the place it lies in, and belong to
+    its department when they belong to one at all."""
     user_scope = scope_for_user(user)
-    in_unit = user_scope.sees(unit_code)
-    return in_unit and (
-        department is None or user.department_id in (None, department.pk) or user_scope.captures(unit_code)
-    )
+    reaches = user_scope.sees(unit_code) or user_scope.sees(incident.unit_code)
+    return reaches and (department is None or user.department_id in (None, department.pk))
 
 
 def _bound_above(unit_code: str) -> Q:

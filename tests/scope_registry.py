@@ -78,6 +78,46 @@ def _residents(city):
     return [ids["W1户主"], ids["W2户主"]], [ids["E1户主"]]
 
 
+def _cases(city) -> None:
+    from django.contrib.gis.geos import Point
+    from django.utils import timezone
+
+    from accounts.models import User
+    from core.scope import Scope
+    from incidents.models import Category
+    from incidents.services import incident_create, visit_log_create
+
+    everything = Scope.everything()
+    worker = User.objects.create(username="case-worker")
+    category = Category.objects.get(code="E0102")  # handled by the community
+    for title, lon, lat in (("W1", 116.385, 39.905), ("W2", 116.395, 39.935), ("E1", 116.41, 39.905)):
+        point = Point(lon, lat, srid=4326)
+        incident_create(
+            scope=everything,
+            actor=None,
+            title=title,
+            description=title,
+            category=category,
+            location=point,
+            source="hotline",
+        )
+        visit_log_create(scope=everything, worker=worker, visited_at=timezone.now(), location=point, discussion=title)
+
+
+def _incidents(city):
+    from incidents.models import Incident
+
+    ids = {i.title: str(i.pk) for i in Incident.objects.all()}
+    return [ids["W1"], ids["W2"]], [ids["E1"]]
+
+
+def _visit_logs(city):
+    from incidents.models import VisitLog
+
+    ids = {v.discussion: str(v.pk) for v in VisitLog.objects.all()}
+    return [ids["W1"], ids["W2"]], [ids["E1"]]
+
+
 ENDPOINTS = [
     ScopedEndpoint(
         name="units",
@@ -138,6 +178,36 @@ ENDPOINTS = [
         records=_households,
         role="street_leader",
         setup=_population,
+    ),
+    ScopedEndpoint(
+        name="incidents",
+        list_url="/api/v1/incidents/",
+        ids=result_ids(),
+        records=_incidents,
+        detail_url=lambda pk: f"/api/v1/incidents/{pk}/",
+        setup=_cases,
+    ),
+    ScopedEndpoint(
+        name="incident duplicates",
+        list_url="/api/v1/incidents/duplicates/?category=E0102&near=116.385,39.905",
+        ids=lambda response: [str(row["id"]) for row in response.json()["results"]],
+        records=lambda city: (_incidents(city)[0][:1], []),
+        setup=_cases,
+    ),
+    ScopedEndpoint(
+        name="visit logs",
+        list_url="/api/v1/visit-logs/",
+        ids=result_ids(),
+        records=_visit_logs,
+        detail_url=lambda pk: f"/api/v1/visit-logs/{pk}/",
+        setup=_cases,
+    ),
+    ScopedEndpoint(
+        name="incident progress",
+        list_url=None,
+        ids=result_ids(),
+        records=lambda city: (["110101001", "110101001001"], ["110101002", "110101"]),
+        detail_url=lambda code: f"/api/v1/incidents/progress/?unit={code}",
     ),
     ScopedEndpoint(
         name="unit statistics",
