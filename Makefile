@@ -52,12 +52,17 @@ demo: migrate
 	$(PY) manage.py load_demo_boundaries
 	$(PY) manage.py load_demo_users
 	$(PY) manage.py load_demo_residents
+	$(PY) manage.py load_demo_incidents
 
 setup: venv assets db messages migrate demo
 	$(PY) manage.py collectstatic --noinput -v 0
 
 run: setup
 	@echo "GeoGrid serves the demo city on http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
+	@$(PY) manage.py load_demo_users | tail -n +1
+	@# The periodic jobs (deadlines) run beside the web server and stop with it.
+	$(PY) manage.py run_periodic > var/periodic.log 2>&1 & echo $$! > var/periodic.pid; \
+	trap 'kill $$(cat var/periodic.pid) 2>/dev/null' EXIT INT TERM; \
 	$(VENV)/bin/gunicorn geogrid.wsgi --bind $(HOST):$(PORT) --workers 2 --access-logfile - --forwarded-allow-ips=127.0.0.1
 
 lint: venv

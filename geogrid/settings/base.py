@@ -252,3 +252,10 @@ GEOGRID_MAX_ATTACHMENT_MB = env.int("GEOGRID_MAX_ATTACHMENT_MB", default=10)
 # Incidents of the same category this close in space and time are suggested as duplicates.
 GEOGRID_DUPLICATE_METRES = 50
 GEOGRID_DUPLICATE_DAYS = 7
+
+# Periodic jobs: dotted path -> every how many seconds. `manage.py run_periodic` runs them without
+# Celery (what `make run` starts); with REDIS_URL, Celery beat runs the same schedule.
+GEOGRID_PERIODIC_JOBS = {"incidents.services.escalate_overdue": 60}
+CELERY_BEAT_SCHEDULE = {
+    "escalate-overdue-incidents": {"task": "incidents.tasks.escalate_overdue_incidents", "schedule": 60.0},
+}
