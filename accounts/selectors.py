@@ -6,11 +6,35 @@ import datetime as dt
 
 from auditlog.models import LogEntry
 from django.contrib.auth.models import AnonymousUser
+from django.core.cache import cache
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from accounts.models import ApiToken, UnitBinding, User
 from accounts.roles import ROLES
 from core.scope import Scope
+
+# A user's scope is cached (in Redis when configured, shared by every process) and forgotten as soon
+# as their bindings, roles or account change (accounts.signals); the time-out bounds how long a
+# process-local cache may lag behind a change made in another process.
+SCOPE_CACHE_SECONDS = 60
+
+
+def _scope_key(user) -> str:
+    generation = cache.get("geogrid:scope-generation", 0)
+    return f"geogrid:scope:{generation}:{user.pk}:{user.date_joined.timestamp()}"
+
+
+def scope_forget(user=None) -> None:
+    """Drops a user's cached scope; without a user, every user's (after a role's permissions change)."""
+    if user is None:
+        try:
+            cache.incr("geogrid:scope-generation")
+        except ValueError:
+            cache.set("geogrid:scope-generation", 1, None)
+    else:
+        cache.delete(_scope_key(user))
+    if user is not None and hasattr(user, "_geogrid_scope"):
+        del user._geogrid_scope
 
 
 def scope_for_user(user) -> Scope:
@@ -19,6 +43,11 @@ def scope_for_user(user) -> Scope:
         return Scope.nothing()
     cached = getattr(user, "_geogrid_scope", None)
     if cached is not None:
+        return cached
+    key = _scope_key(user)
+    cached = cache.get(key)
+    if cached is not None:
+        user._geogrid_scope = cached
         return cached
     bindings = list(UnitBinding.objects.filter(user=user).values_list("unit_code", "kind"))
     role_names = set(user.groups.values_list("name", flat=True))
@@ -35,6 +64,7 @@ def scope_for_user(user) -> Scope:
         department_only=bool(role_names) and role_names <= {"department_staff"},
     )
     user._geogrid_scope = scope
+    cache.set(key, scope, SCOPE_CACHE_SECONDS)
     return scope
 
 

@@ -8,7 +8,7 @@ import os
 import sys
 import time
 
-BENCHMARKS = ["assign", "locate", "households"]
+BENCHMARKS = ["assign", "locate", "households", "incidents"]
 
 
 def main() -> int:

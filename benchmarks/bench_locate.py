@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import Results, Row, ensure_bench_city, percentile
+from boundaries.models import GridUnit
 from boundaries.selectors import generation_active, generation_extent
 from boundaries.services import cells_for_points
 
@@ -55,7 +56,9 @@ def start_gunicorn(port: int, workers: int = 2) -> subprocess.Popen:
     raise SystemExit("gunicorn did not start")
 
 
-def hammer(port: int, paths: list[str], *, threads: int, seconds: float) -> tuple[list[float], int, float]:
+def hammer(
+    port: int, paths: list[str], *, threads: int, seconds: float, headers: dict | None = None
+) -> tuple[list[float], int, float]:
     """Requests from `threads` clients for `seconds`; returns latencies (ms), errors and elapsed time."""
     latencies: list[float] = []
     errors = 0
@@ -71,7 +74,7 @@ def hammer(port: int, paths: list[str], *, threads: int, seconds: float) -> tupl
             start = time.perf_counter()
             try:
                 connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-                connection.request("GET", path)
+                connection.request("GET", path, headers=headers or {})
                 response = connection.getresponse()
                 response.read()
                 if response.status != 200:
@@ -93,6 +96,23 @@ def hammer(port: int, paths: list[str], *, threads: int, seconds: float) -> tupl
     return latencies, errors, time.perf_counter() - began
 
 
+def bench_token() -> str:
+    """A token of the benchmark's own city leader (locate needs a signed-in caller)."""
+    from accounts.models import User
+    from accounts.services import token_create, user_create
+    from core.scope import Scope
+
+    user = User.objects.filter(username="bench-city").first() or user_create(
+        scope=Scope.everything(),
+        username="bench-city",
+        password=None,
+        roles=["city_leader"],
+        units=[GridUnit.objects.filter(level=1).values_list("code", flat=True).first()],
+        validate_password=False,
+    )
+    return token_create(user=user, name="bench")[1]
+
+
 def run(results: Results, *, seconds: float = 15, threads: int = 4) -> None:
     ensure_bench_city()
     min_x, min_y, max_x, max_y = generation_extent(generation=generation_active())
@@ -102,11 +122,12 @@ def run(results: Results, *, seconds: float = 15, threads: int = 4) -> None:
     lat = rng.uniform(min_y, max_y, 5000)
     inside = cells_for_points(lon=lon, lat=lat) != None  # noqa: E711
     paths = [f"/api/v1/locate/?lon={x:.6f}&lat={y:.6f}" for x, y in zip(lon[inside], lat[inside], strict=True)]
+    headers = {"Authorization": f"Token {bench_token()}"}
     port = free_port()
     process = start_gunicorn(port)
     try:
-        hammer(port, paths, threads=threads, seconds=2)  # warm-up: connections, caches
-        latencies, errors, elapsed = hammer(port, paths, threads=threads, seconds=seconds)
+        hammer(port, paths, threads=threads, seconds=2, headers=headers)  # warm-up: connections, caches
+        latencies, errors, elapsed = hammer(port, paths, threads=threads, seconds=seconds, headers=headers)
         health, _e, health_elapsed = hammer(port, ["/healthz"], threads=threads, seconds=5)
     finally:
         process.terminate()

@@ -85,6 +85,8 @@ class FeatureCollectionPagination(PageNumberPagination):
             "next": self.get_next_link(),
             "previous": self.get_previous_link(),
         }
+        if self.page.paginator.estimated:
+            members["count_estimated"] = True
         return feature_collection_response(data, members)
 
     def get_paginated_response_schema(self, schema):

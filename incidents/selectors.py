@@ -49,7 +49,10 @@ def incident_list(
 ) -> QuerySet[Incident]:
     incidents = Incident.objects.filter(incident_scope_q(scope))
     if category:
-        incidents = incidents.filter(Q(category__code=category) | Q(category__parent__code=category))
+        # The category and, for a major class, its minors: resolved to ids first so the index on
+        # (category, reported_at) serves the filter.
+        ids = list(Category.objects.filter(Q(code=category) | Q(parent__code=category)).values_list("pk", flat=True))
+        incidents = incidents.filter(category_id__in=ids)
     if status:
         incidents = incidents.filter(status__in=status)
     if source:

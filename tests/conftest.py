@@ -24,6 +24,14 @@ def multi(*polygons) -> MultiPolygon:
     return MultiPolygon(*polygons, srid=4326)
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Each test starts with an empty cache (scopes, throttles, tiles)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def generation(db):
     return Generation.objects.create(description="test", active=True)

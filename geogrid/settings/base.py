@@ -215,6 +215,8 @@ GEOGRID_SRID = 4326
 GEOGRID_BOUNDARY_OVERLAP_TOLERANCE_M2 = env.float("GEOGRID_BOUNDARY_OVERLAP_TOLERANCE_M2", default=1.0)
 # Largest page a list endpoint serves.
 GEOGRID_MAX_PAGE_SIZE = 1000
+# Lists matching more rows than this (by the planner's estimate) answer an estimated count.
+GEOGRID_EXACT_COUNT_LIMIT = env.int("GEOGRID_EXACT_COUNT_LIMIT", default=20_000)
 # Decimal places of coordinates in GeoJSON output (7 is about 1 cm).
 GEOGRID_GEOJSON_PRECISION = 7
 # Where the demo city's boundary files live.

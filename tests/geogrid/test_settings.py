@@ -88,3 +88,19 @@ def test_check_deploy_is_clean_with_production_settings():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_large_lists_answer_an_estimated_count(db, settings):
+    from django.contrib.auth.models import Permission
+
+    from core.pagination import CountingPaginator, estimated_count
+
+    everything = Permission.objects.all()
+    exact = everything.count()
+    assert estimated_count(everything) > 0
+    settings.GEOGRID_EXACT_COUNT_LIMIT = 1_000_000
+    paginator = CountingPaginator(everything.order_by("pk"), 10)
+    assert paginator.count == exact and not paginator.estimated
+    settings.GEOGRID_EXACT_COUNT_LIMIT = 5
+    paginator = CountingPaginator(everything.order_by("pk"), 10)
+    assert paginator.count == max(estimated_count(everything), 6) and paginator.estimated
