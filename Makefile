@@ -53,6 +53,7 @@ demo: migrate
 	$(PY) manage.py load_demo_users
 	$(PY) manage.py load_demo_residents
 	$(PY) manage.py load_demo_incidents
+	$(PY) manage.py refresh_kpis
 
 setup: venv assets db messages migrate demo
 	$(PY) manage.py collectstatic --noinput -v 0

@@ -21,6 +21,7 @@ class Role:
 VIEW_UNITS = "boundaries.view_gridunit"
 PERSONAL_DATA = "accounts.view_personal_data"
 MANAGE_USERS = "accounts.manage_users"
+VIEW_KPI = "assessment.view_kpivalue"
 VIEW_BASIC = ("residents.view_household", "residents.view_resident", "residents.view_building")
 EDIT_BASIC = (
     "residents.add_household",
@@ -49,6 +50,7 @@ _LEADER = (
     *VIEW_CASES,
     "incidents.supervise_incident",
     "incidents.export_incident",
+    VIEW_KPI,
 )
 
 ROLES: dict[str, Role] = {
@@ -94,7 +96,7 @@ ROLES: dict[str, Role] = {
             "dispatcher",
             _("Dispatcher"),
             _("Accepts, routes and follows incidents at their level; sees reporters' contact details."),
-            permissions=(VIEW_UNITS, PERSONAL_DATA, *VIEW_BASIC, *VIEW_CASES, *DISPATCH_CASES),
+            permissions=(VIEW_UNITS, PERSONAL_DATA, *VIEW_BASIC, *VIEW_CASES, *DISPATCH_CASES, VIEW_KPI),
             binding_kind="capture",
         ),
         Role(
@@ -116,6 +118,7 @@ ROLES: dict[str, Role] = {
                 REPORT_CASE,
                 *HANDLE_CASES,
                 "incidents.add_visitlog",
+                VIEW_KPI,
             ),
             binding_kind="capture",
             binding_levels=(Level.GRID, Level.COMMUNITY),
@@ -131,7 +134,7 @@ ROLES: dict[str, Role] = {
             "viewer",
             _("Viewer"),
             _("Reads the map and statistics of their jurisdiction; personal data stays masked."),
-            permissions=(VIEW_UNITS, *VIEW_BASIC, *VIEW_CASES),
+            permissions=(VIEW_UNITS, *VIEW_BASIC, *VIEW_CASES, VIEW_KPI),
         ),
     ]
 }

@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("boundaries.urls")),
     path("", include("residents.urls")),
     path("", include("incidents.urls")),
+    path("", include("assessment.urls")),
 ]
 
 urlpatterns = [

@@ -118,6 +118,15 @@ def _visit_logs(city):
     return [ids["W1"], ids["W2"]], [ids["E1"]]
 
 
+def _rollup() -> None:
+    import datetime as dt
+
+    from assessment.periods import Period
+    from assessment.services import kpi_refresh_period
+
+    kpi_refresh_period(Period("month", dt.date(2026, 10, 1)))
+
+
 ENDPOINTS = [
     ScopedEndpoint(
         name="units",
@@ -208,6 +217,14 @@ ENDPOINTS = [
         ids=result_ids(),
         records=lambda city: (["110101001", "110101001001"], ["110101002", "110101"]),
         detail_url=lambda code: f"/api/v1/incidents/progress/?unit={code}",
+    ),
+    ScopedEndpoint(
+        name="kpi table",
+        list_url="/api/v1/kpi/units/?period=month:2026-10&level=street",
+        ids=lambda response: [row["code"] for row in response.json()["results"]],
+        records=lambda city: (["110101001"], ["110101002"]),
+        detail_url=lambda code: f"/api/v1/kpi/units/{code}/?period=month:2026-10",
+        setup=lambda city: _rollup(),
     ),
     ScopedEndpoint(
         name="unit statistics",

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "boundaries",
     "residents",
     "incidents",
+    "assessment",
 ]
 
 AUTH_USER_MODEL = "accounts.User"
@@ -257,7 +258,8 @@ GEOGRID_DUPLICATE_DAYS = 7
 
 # Periodic jobs: dotted path -> every how many seconds. `manage.py run_periodic` runs them without
 # Celery (what `make run` starts); with REDIS_URL, Celery beat runs the same schedule.
-GEOGRID_PERIODIC_JOBS = {"incidents.services.escalate_overdue": 60}
+GEOGRID_PERIODIC_JOBS = {"incidents.services.escalate_overdue": 60, "assessment.services.kpi_refresh_job": 300}
 CELERY_BEAT_SCHEDULE = {
     "escalate-overdue-incidents": {"task": "incidents.tasks.escalate_overdue_incidents", "schedule": 60.0},
+    "refresh-kpis": {"task": "assessment.tasks.refresh_kpis", "schedule": 300.0},
 }

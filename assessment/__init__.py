@@ -1,0 +1,1 @@
+"""Assessment: indicators rolled up per unit and person and period, schemes, scores and rankings."""
