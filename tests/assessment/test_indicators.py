@@ -25,7 +25,10 @@ def at(day, hour=9) -> dt.datetime:
     return dt.datetime(2026, 10, day, hour, tzinfo=ZONE)
 
 
-def case(staff, *, day, category="E0402", point=Point(116.385, 39.905, srid=4326), source="hotline", steps=()):
+WEST_POINT = Point(116.385, 39.905, srid=4326)
+
+
+def case(staff, *, day, category="E0402", point=WEST_POINT, source="hotline", steps=()):
     """An incident reported on an October day, then taken through (action, hours after report, extra)."""
     admin = staff["admin"]
     incident = incident_create(
