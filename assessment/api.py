@@ -16,7 +16,7 @@ from assessment.indicators import INDICATORS, indicators_for
 from assessment.periods import Period, parse_period
 from boundaries.models import Level
 from core.errors import ApiError
-from core.pagination import PageNumberPagination
+from core.pagination import JsonTextPagination
 
 VIEW = "assessment.view_kpivalue"
 PERIOD = OpenApiParameter("period", str, description="month:2026-10, week:2026-W43, quarter:2026-Q4, year:2026")
@@ -79,26 +79,12 @@ class UnitKpiListApi(ScopedAPIView):
     )
     def get(self, request):
         period = _period(request)
-        rows = selectors.kpi_rows(
+        rows = selectors.kpi_table(
             scope=self.scope, period=period, level=_level(request), under=request.query_params.get("under")
         )
-        paginator = PageNumberPagination()
+        paginator = JsonTextPagination()
         page = paginator.paginate_queryset(rows, request, view=self)
-        names = selectors.unit_names(r.subject for r in page)
-        response = paginator.get_paginated_response(
-            [
-                {
-                    "code": r.subject,
-                    "name": names.get(r.subject, ""),
-                    "level": Level(r.level).slug,
-                    "parent": r.parent,
-                    "values": r.values,
-                }
-                for r in page
-            ]
-        )
-        response.data["period"] = str(period)
-        return response
+        return paginator.get_paginated_response(page, period=str(period))
 
 
 class UnitKpiDetailApi(ScopedAPIView):

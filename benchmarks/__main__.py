@@ -8,7 +8,7 @@ import os
 import sys
 import time
 
-BENCHMARKS = ["assign", "locate", "households", "incidents"]
+BENCHMARKS = ["assign", "locate", "households", "incidents", "kpi"]
 
 
 def main() -> int:
