@@ -24,6 +24,8 @@ class KpiValue(models.Model):
     level = models.PositiveSmallIntegerField(_("level"), null=True, blank=True)
     # The unit itself, or the unit a person is bound to: what scope is decided on.
     unit_code = models.CharField(_("unit code"), max_length=15)
+    # The unit's or person's name when the rollup ran: tables read it without a join.
+    name = models.CharField(_("name"), max_length=100, blank=True)
     parent = models.CharField(
         _("peer group"), max_length=15, blank=True, help_text=_("The unit whose children are this subject's peers.")
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.db.models import CharField, F, Func, OuterRef, Subquery, Value
+from django.db.models import CharField, F, Func, Value
 
 from assessment.indicators import HIGHER, INDICATORS, LOWER
 from assessment.models import KpiValue, Scheme
@@ -35,8 +35,6 @@ def kpi_table(*, scope: Scope, period: Period, level: int | None = None, under: 
     `parent` and `values`. Python only joins the strings, so a city-wide table of ten thousand units
     costs one query.
     """
-    generation = generation_active()
-    names = GridUnit.objects.filter(valid_at_q(generation), code=OuterRef("subject")).values("name")[:1]
     return (
         kpi_rows(scope=scope, period=period, level=level, under=under)
         .annotate(
@@ -44,7 +42,7 @@ def kpi_table(*, scope: Scope, period: Period, level: int | None = None, under: 
                 Value("code"),
                 F("subject"),
                 Value("name"),
-                Subquery(names),
+                F("name"),
                 Value("level"),
                 _LevelSlug(F("level")),
                 Value("parent"),

@@ -7,6 +7,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -67,12 +68,13 @@ def _days_since(last: dt.datetime | None, until: dt.datetime) -> float | None:
 class Snapshot:
     """What does not depend on the period: the units, the basic data's state, the people and their cells."""
 
-    units: list[tuple[str, int, str | None]]
+    units: list[tuple[str, int, str | None, str]]
     basic: dict[str, dict]
     basic_parts: dict[str, dict]
     households: dict[str, int]
     person_units: dict[str, str]
     person_households: dict[str, int]
+    person_names: dict[str, str]
 
 
 def take_snapshot(*, now: dt.datetime | None = None) -> Snapshot:
@@ -108,6 +110,12 @@ def take_snapshot(*, now: dt.datetime | None = None) -> Snapshot:
         households=households,
         person_units=dict(_plain(sql.PERSON_UNITS, params)),
         person_households=dict(_plain(sql.PERSON_HOUSEHOLDS, params)),
+        person_names={
+            str(pk): name or username
+            for pk, username, name in get_user_model()
+            .objects.filter(groups__name=PERSON_ROLE)
+            .values_list("pk", "username", "first_name")
+        },
     )
 
 
@@ -126,8 +134,8 @@ def compute_period(
     start, end = period.bounds()
     params = {"start": start, "end": end, "now": now}
     horizon = min(end, now)
-    unit_values: dict[str, dict] = {code: dict(snapshot.basic.get(code, {})) for code, _l, _p in snapshot.units}
-    unit_parts: dict[str, dict] = {code: dict(snapshot.basic_parts.get(code, {})) for code, _l, _p in snapshot.units}
+    unit_values: dict[str, dict] = {code: dict(snapshot.basic.get(code, {})) for code, *_rest in snapshot.units}
+    unit_parts: dict[str, dict] = {code: dict(snapshot.basic_parts.get(code, {})) for code, *_rest in snapshot.units}
 
     for record in _rows(sql.UNIT_INCIDENTS, params):
         if record["subject"] in unit_values:
@@ -213,29 +221,25 @@ def _plain(statement: str, params: dict) -> list[tuple]:
         return cursor.fetchall()
 
 
+COPY_FIELDS = ("period_kind", "period_start", "subject_kind", "subject", "level", "unit_code", "name", "parent",
+               "values", "parts")
+
+
+def _copy_value(row: KpiValue, name: str):
+    value = getattr(row, name)
+    return json.dumps(value) if name in ("values", "parts") else value
+
+
 @transaction.atomic
 def kpi_refresh_period(period: Period, *, now: dt.datetime | None = None, snapshot: Snapshot | None = None) -> int:
     """Recomputes one period for every subject and replaces its stored values; returns how many rows."""
     rows = compute_period(period, now=now, snapshot=snapshot)
     KpiValue.objects.filter(period_kind=period.kind, period_start=period.start).delete()
-    columns = 'period_kind, period_start, subject_kind, subject, level, unit_code, parent, "values", parts, computed_at'
+    columns = ", ".join(f'"{name}"' for name in COPY_FIELDS) + ", computed_at"
     with connection.cursor() as cursor, cursor.cursor.copy(f"COPY assessment_kpivalue ({columns}) FROM STDIN") as copy:
         stamp = timezone.now()
         for row in rows:
-            copy.write_row(
-                (
-                    row.period_kind,
-                    row.period_start,
-                    row.subject_kind,
-                    row.subject,
-                    row.level,
-                    row.unit_code,
-                    row.parent,
-                    json.dumps(row.values),
-                    json.dumps(row.parts),
-                    stamp,
-                )
-            )
+            copy.write_row([_copy_value(row, name) for name in COPY_FIELDS] + [stamp])
     return len(rows)
 
 
@@ -282,6 +286,9 @@ def kpi_refresh(*, kinds=KINDS, now: dt.datetime | None = None, full: bool = Fal
         for period in periods:
             refreshed[str(period)] = kpi_refresh_period(period, now=now, snapshot=snapshot)
     RefreshState.objects.filter(pk=state.pk).update(watermark=watermark)
+    if refreshed:
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE assessment_kpivalue")  # fresh statistics for the tables read next
     return refreshed
 
 
