@@ -37,6 +37,8 @@ RATIO_KEYS = (
     "mean_satisfaction",
     "evaluation_rate",
 )
+# Counts that are zero (not unknown) when nothing was found.
+ZERO_WHEN_EMPTY = COUNT_KEYS + ("unassigned_points", "households", "residents", "open_incidents", "overdue_incidents")
 PERSON_ROLE = "grid_worker"
 FRESH_MONTHS = 6
 
@@ -68,7 +70,7 @@ def _days_since(last: dt.datetime | None, until: dt.datetime) -> float | None:
 class Snapshot:
     """What does not depend on the period: the units, the basic data's state, the people and their cells."""
 
-    units: list[tuple[str, int, str | None, str]]
+    units: list[tuple[str, int, str | None, str, float]]  # code, level, parent, name, area in m²
     basic: dict[str, dict]
     basic_parts: dict[str, dict]
     households: dict[str, int]
@@ -81,11 +83,8 @@ def take_snapshot(*, now: dt.datetime | None = None) -> Snapshot:
     now = now or timezone.now()
     params = {"fresh_since": now - dt.timedelta(days=30 * FRESH_MONTHS), "role": PERSON_ROLE}
     generation = generation_active()
-    units = (
-        list(GridUnit.objects.filter(valid_at_q(generation)).values_list("code", "level", "parent_code"))
-        if generation
-        else []
-    )
+    fields = ("code", "level", "parent_code", "name", "area_m2")
+    units = list(GridUnit.objects.filter(valid_at_q(generation)).values_list(*fields)) if generation else []
     basic: dict[str, dict] = defaultdict(dict)
     parts: dict[str, dict] = defaultdict(dict)
     households: dict[str, int] = {}
@@ -95,7 +94,14 @@ def take_snapshot(*, now: dt.datetime | None = None) -> Snapshot:
         _share(basic[code], parts[code], "household_completeness", record["complete_households"], record["households"])
         _share(basic[code], parts[code], "data_freshness", record["fresh_households"], record["households"])
         basic[code]["unassigned_points"] = record["unassigned"]
+        basic[code]["households"] = record["households"]
+    for record in _rows(sql.UNIT_TAGS, params):
+        basic[record["subject"]][record["key"]] = record["n"]
+    for record in _rows(sql.UNIT_WORKLOAD, {**params, "now": now}):
+        basic[record["subject"]]["open_incidents"] = record["open_incidents"]
+        basic[record["subject"]]["overdue_incidents"] = record["overdue_incidents"]
     for record in _rows(sql.UNIT_RESIDENTS, params):
+        basic[record["subject"]]["residents"] = record["residents"]
         _share(
             basic[record["subject"]],
             parts[record["subject"]],
@@ -151,10 +157,16 @@ def compute_period(
         else:
             visited[code] = record["count"]
     unit_keys = [key for key, indicator in INDICATORS.items() if "unit" in indicator.subjects]
+    areas = {code: area for code, _level, _parent, _name, area in snapshot.units}
     for code, values in unit_values.items():
         _share(values, unit_parts[code], "visit_coverage", visited.get(code, 0), snapshot.households.get(code, 0))
         for key in unit_keys:
-            values.setdefault(key, 0 if key in COUNT_KEYS + ("unassigned_points",) else None)
+            values.setdefault(key, 0 if key in ZERO_WHEN_EMPTY else None)
+        residents = values["residents"]
+        values["residents_per_km2"] = round(residents / (areas[code] / 1e6), 1) if areas.get(code) else None
+        values["incidents_per_1000_residents"] = (
+            round(values["incidents_reported"] * 1000 / residents, 2) if residents else None
+        )
 
     rows = [
         KpiValue(
@@ -164,11 +176,12 @@ def compute_period(
             subject=code,
             level=level,
             unit_code=code,
+            name=name,
             parent=parent or "",
             values=unit_values[code],
             parts=unit_parts[code],
         )
-        for code, level, parent in snapshot.units
+        for code, level, parent, name, _area in snapshot.units
     ]
     rows += _people(params, horizon, period, snapshot)
     return rows
@@ -221,8 +234,18 @@ def _plain(statement: str, params: dict) -> list[tuple]:
         return cursor.fetchall()
 
 
-COPY_FIELDS = ("period_kind", "period_start", "subject_kind", "subject", "level", "unit_code", "name", "parent",
-               "values", "parts")
+COPY_FIELDS = (
+    "period_kind",
+    "period_start",
+    "subject_kind",
+    "subject",
+    "level",
+    "unit_code",
+    "name",
+    "parent",
+    "values",
+    "parts",
+)
 
 
 def _copy_value(row: KpiValue, name: str):

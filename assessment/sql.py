@@ -167,3 +167,31 @@ FROM accounts_unitbinding b JOIN accounts_user_groups g ON g.user_id = b.user_id
 JOIN auth_group r ON r.id = g.group_id AND r.name = %(role)s
 GROUP BY b.user_id
 """
+
+# Attention groups: how many residents (or households) carry each tag, per unit.
+UNIT_TAGS = f"""
+SELECT l.level, l.subject, 'tag_' || a.code AS key, count(*) AS n
+FROM residents_resident_tags t
+JOIN residents_attentiontag a ON a.id = t.attentiontag_id
+JOIN residents_resident r ON r.id = t.resident_id {levels("r.unit_code")}
+WHERE l.subject IS NOT NULL
+GROUP BY 1, 2, 3
+UNION ALL
+SELECT l.level, l.subject, 'tag_' || a.code, count(*)
+FROM residents_household_tags t
+JOIN residents_attentiontag a ON a.id = t.attentiontag_id
+JOIN residents_household h ON h.id = t.household_id {levels("h.unit_code")}
+WHERE l.subject IS NOT NULL
+GROUP BY 1, 2, 3
+"""
+
+# Workload now: open cases, and those past the deadline of their step, by the place they lie in.
+UNIT_WORKLOAD = f"""
+SELECT l.level, l.subject,
+    count(*) AS open_incidents,
+    count(*) FILTER (WHERE i.due_at < %(now)s) AS overdue_incidents
+FROM incidents_incident i {levels("i.unit_code")}
+WHERE l.subject IS NOT NULL
+  AND i.status IN ('reported', 'accepted', 'dispatched', 'in_progress', 'returned', 'escalated')
+GROUP BY 1, 2
+"""

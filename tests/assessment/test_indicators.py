@@ -103,6 +103,10 @@ def test_incident_indicators_match_a_hand_count(staff, population):
     # The whole west street and the city see the same west cases; the city adds the east one.
     assert values(rows, "110101001")["incidents_reported"] == 5
     assert values(rows, "110100")["incidents_reported"] == 6
+    # Open now (at the end of October): the day-9 and second day-3 cases, both past their dispatch deadline.
+    assert west["open_incidents"] == 2 and west["overdue_incidents"] == 2
+    assert west["incidents_per_1000_residents"] == 1666.67  # 5 cases, the cell's 3 residents
+    assert values(rows, "110101001001")["incidents_per_1000_residents"] == 1250.0  # 5 cases, 4 residents
     empty = values(rows, "110101001002002")
     assert empty["incidents_reported"] == 0 and empty["accept_on_time"] is None
     assert empty["median_hours_to_resolve"] is None and empty["satisfied_share"] is None
@@ -145,6 +149,11 @@ def test_visit_and_basic_data_indicators(staff, population):
     assert community["resident_completeness"] == 0.25
     assert community["household_completeness"] == 1.0 and community["data_freshness"] == 1.0
     assert community["unassigned_points"] == 0
+    assert community["households"] == 2 and community["residents"] == 4
+    # 0.02° x 0.02° at latitude 39.91: about 1.71 km x 2.22 km = 3.79 km².
+    assert community["residents_per_km2"] == pytest.approx(4 / 3.79, abs=0.06)  # kept to one decimal
+    assert community["tag_elderly_alone"] == 1 and community["tag_rented_out"] == 1
+    assert "tag_veteran" not in community
     no_households = values(rows, "110101001002002")
     assert no_households["visit_coverage"] is None and no_households["resident_completeness"] is None
     person = values(rows, str(worker.pk))

@@ -1,0 +1,1 @@
+"""Map layers: choropleths of grid units and point layers, and their exports."""
