@@ -32,8 +32,9 @@ venv: system $(STAMPS)/venv
 
 $(STAMPS)/assets: package.json package-lock.json | $(STAMPS)
 	npm ci --no-audit --no-fund --loglevel=error
-	mkdir -p var/vendor/ol
+	mkdir -p var/vendor/ol var/vendor/leaflet
 	cp node_modules/ol/dist/ol.js node_modules/ol/ol.css var/vendor/ol/
+	cp -r node_modules/leaflet/dist/. var/vendor/leaflet/
 	@touch $@
 
 assets: system $(STAMPS)/assets
@@ -53,6 +54,7 @@ demo: migrate
 	$(PY) manage.py load_demo_users
 	$(PY) manage.py load_demo_residents
 	$(PY) manage.py load_demo_incidents
+	$(PY) manage.py layers_sync
 	$(PY) manage.py refresh_kpis
 
 setup: venv assets db messages migrate demo

@@ -13,3 +13,44 @@ class TokenAuthentication(KnoxTokenAuthentication):
         user, auth_token = super().authenticate_credentials(token)
         token_touch(token=auth_token)
         return user, auth_token
+
+
+TOKEN_CACHE_SECONDS = 60
+
+
+def _token_cache_key(digest: str) -> str:
+    return f"geogrid:token:{digest}"
+
+
+def token_user_id(header: str | None) -> int | None:
+    """
+    The user of an `Authorization: Token <key>` header, for the tile server's fast path: the token's
+    digest is looked up once and kept in the cache for a minute (revoking a token forgets it).
+    """
+    from django.core.cache import cache
+    from django.utils import timezone
+    from knox.crypto import hash_token
+
+    from accounts.models import ApiToken
+
+    if not header or not header.startswith("Token "):
+        return None
+    key = header[len("Token ") :].strip()
+    if not key:
+        return None
+    digest = hash_token(key)
+    cached = cache.get(_token_cache_key(digest))
+    if cached is None:
+        token = ApiToken.objects.filter(digest=digest, user__is_active=True).only("user_id", "expiry").first()
+        cached = (token.user_id, token.expiry) if token else (None, None)
+        cache.set(_token_cache_key(digest), cached, TOKEN_CACHE_SECONDS)
+    user_id, expiry = cached
+    if user_id is None or (expiry is not None and expiry <= timezone.now()):
+        return None
+    return user_id
+
+
+def token_forget(digest: str) -> None:
+    from django.core.cache import cache
+
+    cache.delete(_token_cache_key(digest))

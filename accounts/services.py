@@ -127,7 +127,12 @@ def token_create(*, user: User, name: str = "", expires_in: dt.timedelta | None 
 
 def token_revoke(*, user: User, token_key: str) -> bool:
     """Revokes one of the user's own tokens (named by its displayed prefix); False if there is none."""
-    deleted, _rows = ApiToken.objects.filter(user=user, token_key=token_key).delete()
+    from accounts.authentication import token_forget
+
+    tokens = ApiToken.objects.filter(user=user, token_key=token_key)
+    for digest in tokens.values_list("digest", flat=True):
+        token_forget(digest)
+    deleted, _rows = tokens.delete()
     return bool(deleted)
 
 

@@ -18,6 +18,7 @@ from assessment.models import KpiValue, RefreshState
 from assessment.periods import KINDS, Period, period_containing
 from boundaries.models import GridUnit, Level
 from boundaries.selectors import ancestor_codes, generation_active, valid_at_q
+from tiles.cache import bump
 
 COUNT_KEYS = (
     "incidents_reported",
@@ -312,6 +313,7 @@ def kpi_refresh(*, kinds=KINDS, now: dt.datetime | None = None, full: bool = Fal
     if refreshed:
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE assessment_kpivalue")  # fresh statistics for the tables read next
+        bump("kpi")
     return refreshed
 
 

@@ -29,6 +29,7 @@ from boundaries.imports import (
 from boundaries.models import CODE_PATTERNS, Generation, Level
 from boundaries.selectors import ancestor_codes, generation_active, unit_list
 from core.scope import Scope, subtree_prefix
+from tiles.cache import bump
 
 _CODE_RES = {level: re.compile(pattern) for level, pattern in CODE_PATTERNS.items()}
 
@@ -249,6 +250,7 @@ def boundary_import(
             if not (commit and report.ok):
                 raise _DryRun
             report.committed = True
+            transaction.on_commit(lambda: bump("boundaries"))
             audit_event(
                 event="boundary_import",
                 actor=actor,

@@ -161,6 +161,8 @@ class Incident(models.Model):
     address = models.CharField(_("address"), max_length=200, blank=True)
     grid_code = models.CharField(_("grid cell"), max_length=15, blank=True)
     unit_code = models.CharField(_("unit"), max_length=15, blank=True)
+    # The H3 cell (resolution 10) of the location, for the density map; coarser cells derive from it.
+    h3 = models.BigIntegerField(null=True, blank=True, editable=False)
     generation = models.ForeignKey("boundaries.Generation", on_delete=models.PROTECT, null=True, related_name="+")
 
     reporter_user = models.ForeignKey(

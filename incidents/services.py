@@ -36,6 +36,7 @@ from incidents.models import (
     VisitLog,
 )
 from incidents.workflow import ACTIONS, STEP_OF_STATUS, actor_may, allowed_from
+from layers.hexagons import cell_for, hexagons_ensure
 
 LEADER_ROLES = ("city_leader", "district_leader", "street_leader", "community_leader")
 
@@ -194,9 +195,11 @@ def incident_create(
         reported_at=now,
         visit_log=visit_log,
         external_token=external_token or secrets.token_hex(8),
+        h3=cell_for(location.x, location.y),
     )
     incident.due_at = _due(incident, Status.REPORTED, now)
     incident.save()
+    hexagons_ensure([incident.h3])
     event = _event(
         incident,
         "report",

@@ -115,7 +115,7 @@ def _style(feature: dict) -> dict:
 
 
 class _Legend(MacroElement):
-    """Plain HTML+CSS legend: folium's own legends pull in jQuery/branca, which would break offline use."""
+    """Plain HTML+CSS legend: branca's colormap legend links d3 from a CDN, which breaks offline use."""
 
     _template = Template(
         """

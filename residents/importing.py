@@ -32,6 +32,7 @@ from core.tabular import (
 from residents import sql
 from residents.models import Gender, HousingType, Relation, ResidenceStatus, Source
 from residents.vocabulary import COLUMN_ALIASES, RESIDENT_COLUMNS, VALUE_ALIASES
+from tiles.cache import bump
 
 CODES = {
     "housing_type": HousingType.values,
@@ -159,6 +160,8 @@ def household_import(
         )
         return report
     with transaction.atomic():
+        # Tiles of households go stale if this import commits (nothing happens on a dry run).
+        transaction.on_commit(lambda: bump("households"))
         try:
             staged, ragged = stage_file(path, encoding=options.encoding, progress=progress)
         except TableFileError as exc:

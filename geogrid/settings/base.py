@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "residents",
     "incidents",
     "assessment",
+    "layers",
+    "tiles",
 ]
 
 AUTH_USER_MODEL = "accounts.User"
@@ -263,3 +265,12 @@ CELERY_BEAT_SCHEDULE = {
     "escalate-overdue-incidents": {"task": "incidents.tasks.escalate_overdue_incidents", "schedule": 60.0},
     "refresh-kpis": {"task": "assessment.tasks.refresh_kpis", "schedule": 300.0},
 }
+
+# Tiles: how long the server keeps a built tile (data changes invalidate it sooner through the
+# versions), and how long a browser may reuse one.
+GEOGRID_TILE_CACHE_SECONDS = env.int("GEOGRID_TILE_CACHE_SECONDS", default=600)
+GEOGRID_TILE_MAX_AGE = env.int("GEOGRID_TILE_MAX_AGE", default=60)
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Layer exports: the most features a GeoJSON export and a self-contained HTML map may hold.
+GEOGRID_LAYER_EXPORT_LIMIT = env.int("GEOGRID_LAYER_EXPORT_LIMIT", default=200_000)
+GEOGRID_LAYER_HTML_LIMIT = env.int("GEOGRID_LAYER_HTML_LIMIT", default=20_000)

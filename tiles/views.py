@@ -1,0 +1,91 @@
+"""The tile server: MVT tiles and TileJSON; a cached tile is answered from the cache without the API stack."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from accounts.authentication import token_user_id
+from accounts.selectors import scope_for_user, scope_for_user_id
+from core.errors import ApiError, error_body
+from layers.registry import LAYERS
+from tiles import cache
+from tiles.functions import valid_tile
+
+MVT = "application/vnd.mapbox-vector-tile"
+
+
+def _scope(request):
+    """The caller's scope: an API token (the fast path: cached), else the web session."""
+    user_id = token_user_id(request.headers.get("Authorization"))
+    if user_id is not None:
+        return scope_for_user_id(user_id)
+    if request.user.is_authenticated:
+        return scope_for_user(request.user)
+    return None
+
+
+def _error(code: str, message, status: int, fields=None):
+    return JsonResponse(error_body(code, message, fields), status=status)
+
+
+@require_GET
+def tile(request, layer: str, z: int, x: int, y: int):
+    layer_class = LAYERS.get(layer)
+    if layer_class is None:
+        return _error("not_found", _("No layer %(name)s.") % {"name": layer}, 404)
+    if not valid_tile(z, x, y):
+        return _error("not_found", _("No such tile."), 404)
+    scope = _scope(request)
+    if scope is None:
+        return _error("not_authenticated", _("Sign in or send an API token."), 401)
+    if not scope.has(layer_class.permission):
+        return _error("permission_denied", _("Your role may not see this layer."), 403)
+    if not layer_class.min_zoom <= z <= layer_class.max_zoom:
+        return HttpResponse(status=204, headers={"Cache-Control": "private, max-age=3600"})
+    try:
+        params = layer_class.parse_params(request.GET)
+    except ApiError as exc:
+        return _error(exc.error_code, exc.detail, 400, exc.fields)
+    key = cache.tile_key(layer, z, x, y, params, scope.cache_key, layer_class.sources)
+    etag = f'"{key[-32:]}"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": f"private, max-age={settings.GEOGRID_TILE_MAX_AGE}",
+        "Vary": "Authorization, Cookie",
+    }
+    if request.headers.get("If-None-Match") == etag:
+        return HttpResponse(status=304, headers=headers)
+    body = cache.get(key)
+    if body is None:
+        body = layer_class(scope, params).tile(z, x, y)
+        cache.put(key, body)
+    if not body:
+        return HttpResponse(status=204, headers=headers)
+    return HttpResponse(body, content_type=MVT, headers=headers)
+
+
+@require_GET
+def tilejson(request, layer: str):
+    layer_class = LAYERS.get(layer)
+    if layer_class is None:
+        return _error("not_found", _("No layer %(name)s.") % {"name": layer}, 404)
+    scope = _scope(request)
+    if scope is None:
+        return _error("not_authenticated", _("Sign in or send an API token."), 401)
+    query = request.GET.urlencode()
+    template = request.build_absolute_uri(f"/tiles/{layer}/") + "{z}/{x}/{y}.mvt" + (f"?{query}" if query else "")
+    return JsonResponse(
+        {
+            "tilejson": "3.0.0",
+            "name": layer,
+            "description": str(layer_class.description or layer_class.title),
+            "tiles": [template],
+            "minzoom": layer_class.min_zoom,
+            "maxzoom": layer_class.max_zoom,
+            "bounds": layer_class.tilejson_bounds(scope),
+            "vector_layers": layer_class.vector_layers(),
+        }
+    )
