@@ -366,7 +366,7 @@ class IncidentHeatLayer(IncidentWindowMixin, Layer):
     name = "incident_heat"
     title = gettext_lazy("Incident heat")
     description = gettext_lazy(
-        "Incident points for a heatmap drawn by the map itself; nearby points merge, `weight` counts them."
+        "Incident points for a heatmap drawn by the map itself; nearby points merge, `count` says how many."
     )
     geometry = "point"
     sources = ("incidents",)
