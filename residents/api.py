@@ -37,7 +37,7 @@ CHANGE_RESIDENTS = "residents.change_resident"
     {"type": "object", "properties": {"lon": {"type": "number"}, "lat": {"type": "number"}}, "required": ["lon", "lat"]}
 )
 class PointInputField(serializers.Field):
-    """A point as {"lon": .., "lat": ..} (or [lon, lat]) in the deployment's input datum, stored in WGS-84."""
+    """A point as {"lon": .., "lat": ..}, [lon, lat] or "lon,lat" (multipart forms) in the input datum, in WGS-84."""
 
     def to_internal_value(self, data):
         crs = (self.context.get("crs") if self.context else None) or "wgs84"
@@ -45,6 +45,8 @@ class PointInputField(serializers.Field):
             lon, lat = data
         elif isinstance(data, dict):
             lon, lat = data.get("lon"), data.get("lat")
+        elif isinstance(data, str) and data.count(",") == 1:
+            lon, lat = data.split(",")  # a multipart form (a report with photos) sends "lon,lat"
         else:
             raise serializers.ValidationError(_('Give the point as {"lon": .., "lat": ..}.'))
         try:

@@ -1,6 +1,7 @@
 """Fixtures shared by every test: a small, hand-drawn city whose geometry is known exactly."""
 
 import datetime as dt
+import importlib
 
 import pytest
 from django.contrib.gis.geos import MultiPolygon, Point, Polygon
@@ -30,6 +31,37 @@ def fresh_cache():
     from django.core.cache import cache
 
     cache.clear()
+
+
+def _transactional(request) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    if marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])):
+        return True
+    return "transactional_db" in request.fixturenames or "live_server" in request.fixturenames
+
+
+@pytest.fixture(autouse=True)
+def seeded_rows(request):
+    """
+    Transactional tests (threads, the browser's live server) leave an emptied database behind them,
+    without the rows the migrations seed: put those back (categories, departments, tags, schemes).
+    """
+    if not _transactional(request):
+        return
+    request.getfixturevalue("transactional_db")
+    from django.apps import apps
+
+    from incidents.models import Category
+
+    if Category.objects.exists():
+        return
+    for module, function in (
+        ("accounts.migrations.0002_departments_and_append_only_audit", "add_departments"),
+        ("incidents.migrations.0002_catalog_and_case_numbers", "load_catalog"),
+        ("residents.migrations.0002_tags_and_functions", "add_tags"),
+        ("assessment.migrations.0002_demo_schemes", "add_schemes"),
+    ):
+        getattr(importlib.import_module(module), function)(apps, None)
 
 
 @pytest.fixture

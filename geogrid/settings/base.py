@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "assessment",
     "layers",
     "tiles",
+    "web",
 ]
 
 AUTH_USER_MODEL = "accounts.User"
@@ -238,6 +239,9 @@ GEOGRID_MAP_CENTER = (
 # XYZ raster base map URL template ({z}/{x}/{y}) and its attribution; empty: no base map (offline).
 GEOGRID_BASEMAP_URL = env.str("GEOGRID_BASEMAP_URL", default="")
 GEOGRID_BASEMAP_ATTRIBUTION = env.str("GEOGRID_BASEMAP_ATTRIBUTION", default="")
+# The datum of coordinates typed or pasted by users: wgs84, gcj02 (most Chinese web maps) or bd09 (Baidu).
+GEOGRID_INPUT_CRS = env.str("GEOGRID_INPUT_CRS", default="wgs84")
+GEOGRID_WALL_REFRESH_SECONDS = env.int("GEOGRID_WALL_REFRESH_SECONDS", default=60)
 
 # Front-end libraries installed from npm and copied here by `make assets`, served as static files.
 STATICFILES_DIRS = [("vendor", BASE_DIR / "var" / "vendor")]

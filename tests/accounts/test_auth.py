@@ -119,7 +119,8 @@ def test_the_web_login_page_signs_in_and_out(client, staff):
     assert page.status_code == 200 and 'name="password"' in page.content.decode()
     response = client.post("/login/", {"username": "lihua", "password": PASSWORD})
     assert response.status_code == 302 and response["Location"] == "/"
-    home = client.get("/")
+    home = client.get("/", follow=True)
+    assert home.redirect_chain[-1][0] == "/map/"
     assert "110101001" in home.content.decode()
     assert client.post("/logout/").status_code == 302
     assert client.get("/")["Location"].startswith("/login/")

@@ -299,3 +299,24 @@ def test_categories(clients):
     assert rows and {r["family"] for r in rows} == {"component"}
     manhole = next(r for r in rows if r["code"] == "C0101")
     assert manhole["parent"] == "C01" and manhole["default_department"] == "water-affairs"
+
+
+def test_reporting_with_a_photo_as_a_multipart_form(clients):
+    photo = SimpleUploadedFile("before.png", png(), content_type="image/png")
+    created = clients["worker"].post(
+        "/api/v1/incidents/",
+        {"description": "楼门口堆放装修垃圾", "category": "E0402", "location": "116.385,39.905", "files": [photo]},
+        format="multipart",
+    )
+    assert created.status_code == 201, created.content
+    assert created.json()["location"] == {"lon": 116.385, "lat": 39.905}
+    assert [a["content_type"] for a in created.json()["attachments"]] == ["image/png"]
+
+
+@pytest.mark.parametrize("location", ["116.385,39.905,1", "116.385", "east,north"])
+def test_a_point_in_a_form_must_be_two_numbers(clients, location):
+    created = clients["worker"].post(
+        "/api/v1/incidents/", {"description": "x", "category": "E0402", "location": location}, format="multipart"
+    )
+    assert created.status_code == 400 and "location" in created.json()["error"]["fields"]
+    assert not Incident.objects.filter(description="x").exists()
