@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -241,6 +242,8 @@ GEOGRID_BASEMAP_URL = env.str("GEOGRID_BASEMAP_URL", default="")
 GEOGRID_BASEMAP_ATTRIBUTION = env.str("GEOGRID_BASEMAP_ATTRIBUTION", default="")
 # The datum of coordinates typed or pasted by users: wgs84, gcj02 (most Chinese web maps) or bd09 (Baidu).
 GEOGRID_INPUT_CRS = env.str("GEOGRID_INPUT_CRS", default="wgs84")
+if GEOGRID_INPUT_CRS not in ("wgs84", "gcj02", "bd09"):
+    raise ImproperlyConfigured(f"GEOGRID_INPUT_CRS must be wgs84, gcj02 or bd09, not {GEOGRID_INPUT_CRS!r}.")
 GEOGRID_WALL_REFRESH_SECONDS = env.int("GEOGRID_WALL_REFRESH_SECONDS", default=60)
 
 # Front-end libraries installed from npm and copied here by `make assets`, served as static files.

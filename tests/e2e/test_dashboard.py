@@ -139,3 +139,14 @@ def test_phone_layout_and_language(e2e_city, open_page):
     page.wait_for_load_state("networkidle")
     assert page.locator("html").get_attribute("lang") == "en"
     assert "Sign out" in page.locator("header").inner_text()
+
+
+def test_an_unreachable_base_map_leaves_the_grid_on_a_plain_background(e2e_city, open_page, settings):
+    settings.GEOGRID_BASEMAP_URL = "http://127.0.0.1:9/{z}/{x}/{y}.png"  # nothing listens on port 9
+    settings.GEOGRID_BASEMAP_ATTRIBUTION = "测试底图"
+    page = open_page("street_leader")
+    wait_for_unit(page, "110101001")
+    page.wait_for_function("() => window.geogridMap.getLayoutProperty('basemap', 'visibility') === 'none'")
+    assert set(rendered(page, "units-line", "code")) == {"110101001001", "110101001002"}
+    assert "测试底图" in page.locator(".maplibregl-ctrl-attrib").inner_text()
+    shot(page, "dashboard-no-basemap")

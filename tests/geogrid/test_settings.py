@@ -47,6 +47,14 @@ def test_environment_overrides_the_defaults():
     assert '"debug": false' in result.stdout and "www.grid.example" in result.stdout
 
 
+@pytest.mark.parametrize(("value", "ok"), [("gcj02", True), ("bd09", True), ("GCJ-02", False), ("mars", False)])
+def test_the_input_datum_is_checked(value, ok):
+    result = run_settings("geogrid.settings.base", GEOGRID_INPUT_CRS=value)
+    assert (result.returncode == 0) is ok, result.stderr
+    if not ok:
+        assert "GEOGRID_INPUT_CRS must be wgs84, gcj02 or bd09" in result.stderr
+
+
 @pytest.mark.parametrize("secret", [None, "short", "django-insecure-geogrid-development-key-do-not-use-in-production"])
 def test_production_refuses_a_missing_or_weak_secret_key(secret):
     env = {} if secret is None else {"SECRET_KEY": secret}
