@@ -32,11 +32,13 @@ venv: system $(STAMPS)/venv
 
 $(STAMPS)/assets: package.json package-lock.json | $(STAMPS)
 	npm ci --no-audit --no-fund --loglevel=error
-	mkdir -p var/vendor/ol var/vendor/leaflet var/vendor/maplibre-gl var/vendor/echarts
+	mkdir -p var/vendor/ol var/vendor/leaflet var/vendor/maplibre-gl var/vendor/echarts var/vendor/terra-draw
 	cp node_modules/ol/dist/ol.js node_modules/ol/ol.css var/vendor/ol/
 	cp -r node_modules/leaflet/dist/. var/vendor/leaflet/
 	cp node_modules/maplibre-gl/dist/maplibre-gl.js node_modules/maplibre-gl/dist/maplibre-gl.css var/vendor/maplibre-gl/
 	cp node_modules/echarts/dist/echarts.min.js var/vendor/echarts/
+	cp node_modules/terra-draw/dist/terra-draw.umd.js \
+		node_modules/terra-draw-maplibre-gl-adapter/dist/terra-draw-maplibre-gl-adapter.umd.js var/vendor/terra-draw/
 	@touch $@
 
 assets: system $(STAMPS)/assets

@@ -155,6 +155,8 @@ AUDIT_EVENTS = (
     "state_change",
     "boundary_import",
     "import",
+    "boundary_edit",
+    "generation_activated",
 )
 
 

@@ -8,7 +8,7 @@ import os
 import sys
 import time
 
-BENCHMARKS = ["assign", "locate", "households", "incidents", "kpi", "tiles"]
+BENCHMARKS = ["assign", "locate", "households", "incidents", "kpi", "tiles", "drafts"]
 
 
 def main() -> int:

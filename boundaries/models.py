@@ -185,3 +185,38 @@ class GridUnit(models.Model):
     @property
     def level_slug(self) -> str:
         return Level(self.level).slug
+
+
+class DraftEdit(models.Model):
+    """
+    One edit of a draft generation: who did what, and how to take it back. `undo` lists the rows the
+    edit created (deleted on undo), the rows it closed at the active generation (reopened), and the
+    rows of the draft it changed in place with their previous boundary and name (restored).
+    """
+
+    class Operation(models.TextChoices):
+        RESHAPE = "reshape", _("reshape")
+        SPLIT = "split", _("split")
+        MERGE = "merge", _("merge")
+        CREATE = "create", _("create")
+        RETIRE = "retire", _("retire")
+
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="edits")
+    seq = models.PositiveIntegerField(_("number"))
+    operation = models.CharField(_("operation"), max_length=10, choices=Operation.choices)
+    codes = models.JSONField(_("units"), default=list)
+    payload = models.JSONField(_("input"), default=dict)
+    undo = models.JSONField(default=dict, editable=False)
+    actor = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("by")
+    )
+    created_at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("draft edit")
+        verbose_name_plural = _("draft edits")
+        ordering = ["generation", "seq"]
+        constraints = [models.UniqueConstraint(fields=["generation", "seq"], name="draftedit_unique_seq")]
+
+    def __str__(self) -> str:
+        return f"#{self.generation_id}.{self.seq} {self.operation} {' '.join(self.codes)}"

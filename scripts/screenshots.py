@@ -29,7 +29,7 @@ SHOTS = [
     ("dispatcher", "incident", "incident", 1440, 900, "zh-CN"),
     ("department_staff", "/dispatch/", "dispatch", 1440, 900, "en-US"),
     ("grid_worker", "/field/", "field-phone", 375, 812, "zh-CN"),
-    ("planner", "/map/", "dashboard", 1440, 900, "en-US"),
+    ("planner", "/plan/", "plan", 1440, 900, "zh-CN"),
     ("viewer", "/map/", "dashboard", 1440, 900, "zh-CN"),
 ]
 

@@ -17,6 +17,7 @@ PAGES = (
     ("dashboard", "web-dashboard", "Map", "boundaries.view_gridunit"),
     ("dispatch", "web-dispatch", "Dispatch desk", "incidents.view_incident"),
     ("field", "web-field", "Field", "residents.view_household"),
+    ("plan", "web-plan", "Boundaries", "boundaries.edit_boundaries"),
 )
 
 
@@ -41,12 +42,14 @@ def jurisdiction(*, user, scope: Scope) -> list[dict]:
 
 def landing_page(*, user, scope: Scope) -> str:
     """Where a user lands after signing in: dispatchers and department staff at the desk, grid
-    workers in the field, everyone else on the map."""
+    workers in the field, planners at the boundaries, everyone else on the map."""
     roles = set(role_names(user))
     if roles & {"dispatcher", "department_staff"} and not roles & {"system_admin", "city_leader", "district_leader"}:
         return reverse("web-dispatch")
     if roles == {"grid_worker"}:
         return reverse("web-field")
+    if roles == {"planner"}:
+        return reverse("web-plan")
     return reverse("web-dashboard")
 
 

@@ -8,4 +8,5 @@ urlpatterns = [
     path("dispatch/", views.dispatch, name="web-dispatch"),
     path("dispatch/incidents/<int:incident_id>/", views.incident, name="web-incident"),
     path("field/", views.field, name="web-field"),
+    path("plan/", views.plan, name="web-plan"),
 ]

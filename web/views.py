@@ -61,3 +61,9 @@ def incident(request, incident_id: int):
 @require_GET
 def field(request):
     return _page(request, "field", "web/field.html", "residents.view_household")
+
+
+@login_required
+@require_GET
+def plan(request):
+    return _page(request, "plan", "web/plan.html", "boundaries.view_gridunit")

@@ -218,6 +218,11 @@ GEOGRID_SRID = 4326
 # Area (m²) two sibling units may overlap, or a child may stick out of its parent, before an import
 # or a validation reports it; digitising noise along shared edges stays below it.
 GEOGRID_BOUNDARY_OVERLAP_TOLERANCE_M2 = env.float("GEOGRID_BOUNDARY_OVERLAP_TOLERANCE_M2", default=1.0)
+# Drafts: what a planner draws snaps to neighbours' vertices and edges this close; smaller units are
+# slivers; grid cells with households outside this range are flagged for the planner.
+GEOGRID_SNAP_TOLERANCE_M = env.float("GEOGRID_SNAP_TOLERANCE_M", default=2.0)
+GEOGRID_MIN_UNIT_AREA_M2 = env.float("GEOGRID_MIN_UNIT_AREA_M2", default=2000.0)
+GEOGRID_GRID_HOUSEHOLDS_RANGE = tuple(env.list("GEOGRID_GRID_HOUSEHOLDS_RANGE", cast=int, default=[300, 500]))
 # Largest page a list endpoint serves.
 GEOGRID_MAX_PAGE_SIZE = 1000
 # Lists matching more rows than this (by the planner's estimate) answer an estimated count.

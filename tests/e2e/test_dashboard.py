@@ -28,7 +28,7 @@ LANDING = {
     "city_leader": "/map/",
     "street_leader": "/map/",
     "community_leader": "/map/",
-    "planner": "/map/",
+    "planner": "/plan/",
     "viewer": "/map/",
     "dispatcher": "/dispatch/",
     "department_staff": "/dispatch/",
