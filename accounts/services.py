@@ -157,6 +157,7 @@ AUDIT_EVENTS = (
     "import",
     "boundary_edit",
     "generation_activated",
+    "open311_request",
 )
 
 

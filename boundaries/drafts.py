@@ -511,23 +511,48 @@ def draft_activate(*, scope: Scope, actor, draft: Generation, confirm_warnings: 
 
 
 def _reassign(draft: Generation, active: Generation) -> dict:
-    """Households (and their residents) inside the changed areas go to the draft's cells."""
-    from boundaries.checks import changed_area_sql
-    from boundaries.services import points_assign_units
+    """
+    Households (and their residents) inside the changed areas go to the draft's cells, by the same
+    rule as the bulk assignment (the covering cell with the smallest code; for a point in no cell,
+    the deepest unit covering it, else the nearest cell's community). Only the points in the changed
+    area are looked at, each found through the cells' spatial index.
+    """
+    from boundaries import sql
+    from boundaries.checks import CHANGED_ROWS
 
-    area_sql, area_params = changed_area_sql(draft, active)
+    params = {"generation": draft.pk}
     with connection.cursor() as cursor:
+        # Each changed row finds its points through the households' spatial index (one union of all
+        # of them would cover the city with its bounding box and test every point).
         cursor.execute(
-            f"CREATE TEMP TABLE draft_changed_area ON COMMIT DROP AS SELECT ({area_sql}) AS geom", area_params
+            f"CREATE TEMP TABLE draft_changed ON COMMIT DROP AS {CHANGED_ROWS}",
+            {"draft": draft.pk, "active": active.pk},
+        )
+        cursor.execute("ANALYZE draft_changed")
+        cursor.execute(
+            "CREATE TEMP TABLE draft_moved_before ON COMMIT DROP AS SELECT DISTINCT h.id, h.grid_code"
+            " FROM draft_changed changed JOIN residents_household h ON ST_Intersects(h.location, changed.geom)"
+        )
+        cursor.execute("ALTER TABLE draft_moved_before ADD PRIMARY KEY (id)")
+        cursor.execute(
+            "UPDATE residents_household p SET grid_code = coalesce(hit.code, ''), unit_code = coalesce(hit.code, '')"
+            " FROM draft_moved_before b LEFT JOIN LATERAL ("
+            "   SELECT cell.code FROM boundaries_gridunit cell, residents_household h"
+            f"  WHERE h.id = b.id AND cell.level = 5 AND {sql.valid_at('cell')}"
+            "   AND ST_Intersects(cell.geom, h.location) ORDER BY cell.code LIMIT 1"
+            " ) hit ON true WHERE p.id = b.id",
+            params,
         )
         cursor.execute(
-            "CREATE TEMP TABLE draft_moved_before ON COMMIT DROP AS SELECT h.id, h.grid_code"
-            " FROM residents_household h, draft_changed_area a"
-            " WHERE a.geom IS NOT NULL AND ST_Intersects(h.location, a.geom)"
+            sql.UNASSIGNED_RESPONSIBLE_UNIT.format(
+                table="residents_household",
+                unit="unit_code",
+                geom="location",
+                grid="grid_code",
+                where="AND p.id IN (SELECT id FROM draft_moved_before)",
+            ),
+            params,
         )
-    where = "p.id IN (SELECT id FROM draft_moved_before)"
-    points_assign_units(table="residents_household", geom_column="location", where=where, generation=draft)
-    with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE residents_resident r SET unit_code = h.unit_code FROM residents_household h"
             " WHERE r.household_id = h.id AND h.id IN (SELECT id FROM draft_moved_before)"
@@ -538,5 +563,5 @@ def _reassign(draft: Generation, active: Generation) -> dict:
             " WHERE h.grid_code IS DISTINCT FROM b.grid_code"
         )
         households = cursor.fetchone()[0]
-        cursor.execute("DROP TABLE draft_moved_before; DROP TABLE draft_changed_area")
+        cursor.execute("DROP TABLE draft_moved_before; DROP TABLE draft_changed")
     return {"households_moved": households}

@@ -11,7 +11,7 @@ the small city of tests/conftest.py (after its own `setup(city)`, if the records
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 WEST, EAST = "110101001", "110101002"
 
@@ -25,6 +25,7 @@ class ScopedEndpoint:
     detail_url: Callable[[str], str] | None = None
     role: str = "viewer"
     setup: Callable[[dict], None] | None = None
+    paging: dict = field(default_factory=lambda: {"page_size": 1000})
 
 
 def feature_ids(response) -> list[str]:
@@ -111,6 +112,17 @@ def _incidents(city):
     return [ids["W1"], ids["W2"]], [ids["E1"]]
 
 
+def _incident_numbers(city):
+    from incidents.models import Incident
+
+    ids = {i.title: i.number for i in Incident.objects.all()}
+    return [ids["W1"], ids["W2"]], [ids["E1"]]
+
+
+def _cells(city, prefix):
+    return [code for code in _units_in(city, prefix) if len(code) == 15]
+
+
 def _visit_logs(city):
     from incidents.models import VisitLog
 
@@ -128,6 +140,23 @@ def _rollup() -> None:
 
 
 ENDPOINTS = [
+    ScopedEndpoint(
+        name="ogcapi grid cells",
+        list_url="/ogcapi/collections/units-grid/items",
+        ids=feature_ids,
+        records=lambda city: (_cells(city, WEST), _cells(city, EAST)),
+        detail_url=lambda code: f"/ogcapi/collections/units-grid/items/{code}",
+        paging={"limit": 1000},
+    ),
+    ScopedEndpoint(
+        name="ogcapi incidents",
+        list_url="/ogcapi/collections/incidents/items",
+        ids=feature_ids,
+        records=_incident_numbers,
+        detail_url=lambda number: f"/ogcapi/collections/incidents/items/{number}",
+        setup=_cases,
+        paging={"limit": 1000},
+    ),
     ScopedEndpoint(
         name="units",
         list_url="/api/v1/units/",
@@ -242,3 +271,9 @@ def _staff() -> None:
 
     for username, code in (("west-staff", "110101001001001"), ("east-staff", "110101002001001")):
         user_create(scope=Scope.everything(), username=username, password=None, roles=["grid_worker"], units=[code])
+
+
+# The SMS platform's endpoints live with its tests.
+from tests.messaging.scope_entries import SMS_ENDPOINTS  # noqa: E402
+
+ENDPOINTS += SMS_ENDPOINTS

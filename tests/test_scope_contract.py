@@ -13,7 +13,7 @@ BY_NAME = pytest.mark.parametrize("endpoint", ENDPOINTS, ids=[e.name for e in EN
 
 def get_list(client, endpoint):
     path, _sep, query = endpoint.list_url.partition("?")
-    return client.get(path, {**dict(parse_qsl(query)), "page_size": 1000})
+    return client.get(path, {**dict(parse_qsl(query)), **endpoint.paging})
 
 
 def listed(client, endpoint) -> set[str]:

@@ -44,6 +44,9 @@ INSTALLED_APPS = [
     "layers",
     "tiles",
     "web",
+    "messaging",
+    "open311",
+    "ogcapi",
 ]
 
 AUTH_USER_MODEL = "accounts.User"
@@ -262,8 +265,38 @@ GEOGRID_BLIND_INDEX_KEY = env.str("GEOGRID_BLIND_INDEX_KEY", default="")
 # Addresses of reverse proxies whose X-Forwarded-For is believed (audit log, lockout).
 GEOGRID_TRUSTED_PROXIES = env.list("GEOGRID_TRUSTED_PROXIES", default=[])
 
-# How incident notifications are delivered, in order (the SMS channel joins with the messaging app).
-GEOGRID_NOTIFICATION_CHANNELS = ["incidents.channels.InAppChannel"]
+# How incident notifications are delivered, in order: in the app for staff, by SMS for reporters' phones.
+GEOGRID_NOTIFICATION_CHANNELS = ["incidents.channels.InAppChannel", "messaging.channels.SmsChannel"]
+
+# SMS gateway backend: ConsoleBackend (development, logs masked), FileBackend (tests), HttpBackend (a real provider).
+GEOGRID_SMS_BACKEND = env.str("GEOGRID_SMS_BACKEND", default="messaging.backends.ConsoleBackend")
+# Shared secret signing the gateway's posts to /sms/inbound/ and /sms/status/ (empty: both answer 503).
+GEOGRID_SMS_SECRET = env.str("GEOGRID_SMS_SECRET", default="")
+# Oldest signed timestamp accepted, in seconds (older posts are refused as replays).
+GEOGRID_SMS_MAX_AGE = env.int("GEOGRID_SMS_MAX_AGE", default=300)
+# Language of texts sent to residents, whatever the staff's language.
+GEOGRID_SMS_LANGUAGE = "zh-hans"
+# FileBackend's directory (sms.jsonl inside).
+GEOGRID_SMS_FILE_PATH = BASE_DIR / "var" / "sms"
+# HttpBackend: provider URL, "Header: value" auth, JSON body template ($to, $text, $id), dotted paths to the
+# provider's message id and status in its answer, statuses meaning refused, timeout in seconds.
+GEOGRID_SMS_HTTP_URL = env.str("GEOGRID_SMS_HTTP_URL", default="")
+GEOGRID_SMS_HTTP_AUTH_HEADER = env.str("GEOGRID_SMS_HTTP_AUTH_HEADER", default="")
+GEOGRID_SMS_HTTP_TEMPLATE = {"to": "$to", "text": "$text", "id": "$id"}
+GEOGRID_SMS_HTTP_ID_PATH = env.str("GEOGRID_SMS_HTTP_ID_PATH", default="id")
+GEOGRID_SMS_HTTP_STATUS_PATH = env.str("GEOGRID_SMS_HTTP_STATUS_PATH", default="status")
+GEOGRID_SMS_HTTP_FAILED_STATUSES = ["failed", "rejected", "error"]
+GEOGRID_SMS_HTTP_TIMEOUT = env.int("GEOGRID_SMS_HTTP_TIMEOUT", default=10)
+# Retries of a failed send (network, 5xx, 429) and the first back-off in seconds (doubling).
+GEOGRID_SMS_RETRIES = env.int("GEOGRID_SMS_RETRIES", default=3)
+GEOGRID_SMS_RETRY_BACKOFF = env.float("GEOGRID_SMS_RETRY_BACKOFF", default=2.0)
+# How long the parts of a concatenated SMS wait for each other, in hours.
+GEOGRID_SMS_PARTS_WINDOW_HOURS = 24
+# Category of SMS appeals (a major class takes its first active minor); the dispatcher corrects it.
+GEOGRID_SMS_DEFAULT_CATEGORY = env.str("GEOGRID_SMS_DEFAULT_CATEGORY", default="E06")
+# Broadcast messages per second, and the longest broadcast text.
+GEOGRID_SMS_BROADCAST_RATE = env.int("GEOGRID_SMS_BROADCAST_RATE", default=10)
+GEOGRID_SMS_BROADCAST_MAX_LENGTH = 335
 # Largest photo or file attached to an incident or a visit log.
 GEOGRID_MAX_ATTACHMENT_MB = env.int("GEOGRID_MAX_ATTACHMENT_MB", default=10)
 # Incidents of the same category this close in space and time are suggested as duplicates.

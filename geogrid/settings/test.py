@@ -10,3 +10,5 @@ STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.Static
 LANGUAGE_CODE = "en"
 # Static files are not collected for tests; WhiteNoise would warn about the missing directory.
 MIDDLEWARE = [m for m in MIDDLEWARE if m != "whitenoise.middleware.WhiteNoiseMiddleware"]  # noqa: F405
+GEOGRID_SMS_BACKEND = "messaging.backends.FileBackend"
+GEOGRID_SMS_FILE_PATH = BASE_DIR / "var" / "test-sms"  # noqa: F405

@@ -161,6 +161,8 @@
     if (asked !== [state.view, state.level, state.version].join("/")) return;
     labels.forEach((marker) => marker.remove());
     labels = [];
+    // Too many names in view would cover the map: zoom in to read them.
+    if (data.features.length > 60) return;
     for (const feature of data.features) {
       const point = feature.properties.label_point;
       if (!point) continue;
