@@ -118,6 +118,8 @@ CATEGORIES: list[tuple[str, str, str, str | None, float, float, float, str, str 
     ("E0603", "违规饲养动物", "event", "E06", 1.0, 2.0, 72.0, "low", "public-security"),
     # Mediation is done by grid workers and the community's people's mediation committee.
     ("E0604", "邻里纠纷", "event", "E06", 2.0, 4.0, 72.0, "low", None),
+    # Appeals whose text does not say what they are about (an SMS, a call): the dispatcher classifies them.
+    ("E0699", "其他（待分类）", "event", "E06", 1.0, 2.0, 72.0, "normal", None),
 ]
 
 # category code (major or minor) or None, family or "", handled at level (1 city, 2 district, 3 street,

@@ -292,8 +292,9 @@ GEOGRID_SMS_RETRIES = env.int("GEOGRID_SMS_RETRIES", default=3)
 GEOGRID_SMS_RETRY_BACKOFF = env.float("GEOGRID_SMS_RETRY_BACKOFF", default=2.0)
 # How long the parts of a concatenated SMS wait for each other, in hours.
 GEOGRID_SMS_PARTS_WINDOW_HOURS = 24
-# Category of SMS appeals (a major class takes its first active minor); the dispatcher corrects it.
-GEOGRID_SMS_DEFAULT_CATEGORY = env.str("GEOGRID_SMS_DEFAULT_CATEGORY", default="E06")
+# Category of SMS appeals (E0699 "other, to be classified"; a major class takes its first active minor);
+# the dispatcher corrects it.
+GEOGRID_SMS_DEFAULT_CATEGORY = env.str("GEOGRID_SMS_DEFAULT_CATEGORY", default="E0699")
 # Broadcast messages per second, and the longest broadcast text.
 GEOGRID_SMS_BROADCAST_RATE = env.int("GEOGRID_SMS_BROADCAST_RATE", default=10)
 GEOGRID_SMS_BROADCAST_MAX_LENGTH = 335

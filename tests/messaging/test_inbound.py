@@ -76,7 +76,7 @@ def test_new_appeal_becomes_an_sms_incident_with_its_number(population, gateway,
     assert incident.reporter_phone == RESIDENT_PHONE
     assert incident.unit_code == "110101001001001"  # the resident's household
     assert "核实" in incident.address  # flagged: the dispatcher checks category and location
-    assert incident.category.parent.code == "E06"
+    assert incident.category.code == "E0699"  # other, to be classified
     assert outbox()[0]["to"] == RESIDENT_PHONE and incident.number in outbox()[0]["text"]
 
 
