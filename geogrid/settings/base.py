@@ -295,6 +295,8 @@ GEOGRID_SMS_PARTS_WINDOW_HOURS = 24
 # Category of SMS appeals (E0699 "other, to be classified"; a major class takes its first active minor);
 # the dispatcher corrects it.
 GEOGRID_SMS_DEFAULT_CATEGORY = env.str("GEOGRID_SMS_DEFAULT_CATEGORY", default="E0699")
+# Staff notifications also sent by SMS (to staff with a phone number): a case dispatched to them, a case overdue.
+GEOGRID_SMS_STAFF_KINDS = env.list("GEOGRID_SMS_STAFF_KINDS", default=["dispatched", "overdue"])
 # Broadcast messages per second, and the longest broadcast text.
 GEOGRID_SMS_BROADCAST_RATE = env.int("GEOGRID_SMS_BROADCAST_RATE", default=10)
 GEOGRID_SMS_BROADCAST_MAX_LENGTH = 335

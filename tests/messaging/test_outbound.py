@@ -160,7 +160,22 @@ def test_sms_channel_texts_a_reporter_on_status_change(
     assert "已受理" in outbox()[-1]["text"]  # in the residents' language, whatever the staff's
 
 
-def test_sms_channel_leaves_staff_notifications_to_the_app(small_city, make_user):
-    user = make_user("dispatcher", units=["110101001"])
+def test_sms_channel_leaves_other_staff_notifications_to_the_app(small_city, make_user):
+    user = make_user("dispatcher", units=["110101001"], phone="13911112222")
     (notification,) = notify(kind="supervised", incident=None, recipients=[user], message="x")
     assert SmsChannel().deliver(notification) is None
+
+
+def test_sms_channel_texts_staff_a_case_dispatched_to_them(
+    small_city, make_user, outbox, django_capture_on_commit_callbacks
+):
+    with_phone = make_user("grid_worker", units=["110101001001"], phone="13911112222")
+    without = make_user("grid_worker", units=["110101001001"])
+    for user in (with_phone, without):
+        (notification,) = notify(
+            kind="dispatched", incident=None, recipients=[user], message="案件 10000001 已派遣给您"
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            state = SmsChannel().deliver(notification)
+        assert (state or "").startswith("queued:") is (user == with_phone)
+    assert [(m["to"], m["text"]) for m in outbox()] == [("13911112222", "案件 10000001 已派遣给您")]
