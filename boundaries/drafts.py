@@ -522,6 +522,8 @@ def _reassign(draft: Generation, active: Generation) -> dict:
 
     params = {"generation": draft.pk}
     with connection.cursor() as cursor:
+        # Compiling these statements costs more than running them.
+        cursor.execute("SET LOCAL jit = off")
         # Each changed row finds its points through the households' spatial index (one union of all
         # of them would cover the city with its bounding box and test every point).
         cursor.execute(
