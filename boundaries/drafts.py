@@ -241,10 +241,10 @@ def _take_from_siblings(edit: _Edit, geom: GEOSGeometry, siblings: list[GridUnit
         rest = _geom(
             "ST_Difference((%s)::geometry, (%s)::geometry)", [sibling.geom.hexewkb.decode(), geom.hexewkb.decode()]
         )
-        lost = sibling.geom.area - (rest.area if rest else 0)
-        if lost <= 0 or _area_m2(sibling.geom) - _area_m2(rest) <= _tolerance_m2():
-            continue
-        if rest is None or _area_m2(rest) <= _tolerance_m2():
+        rest_m2 = _area_m2(rest)
+        if sibling.area_m2 - rest_m2 <= _tolerance_m2():
+            continue  # they only touch, or overlap within the tolerance
+        if rest is None or rest_m2 <= _tolerance_m2():
             raise ApiError(
                 _("The new boundary covers all of %(code)s %(name)s; merge the two units instead.")
                 % {"code": sibling.code, "name": sibling.name},
