@@ -218,7 +218,7 @@ def _siblings(edit: _Edit, parent_code: str, *, exclude=()) -> list[GridUnit]:
     )
 
 
-def _fit(edit: _Edit, drawn: GEOSGeometry, parent: GridUnit | None, neighbours: list[GridUnit]) -> GEOSGeometry | None:
+def _fit(drawn: GEOSGeometry, parent: GridUnit | None, neighbours: list[GridUnit]) -> GEOSGeometry | None:
     """A drawn polygon snapped to the neighbours' vertices and edges, and clipped to the parent."""
     params: list = [drawn.hexewkb.decode()]
     expression = "(%s)::geometry"
@@ -296,7 +296,7 @@ def draft_reshape(*, scope: Scope, actor, draft: Generation, code: str, geometry
     drawn = _input_geometry(geometry, kinds=("Polygon", "MultiPolygon"), field="geometry")
     parent = _parent(edit, unit)
     siblings = _siblings(edit, unit.parent_code, exclude=[code]) if unit.parent_code else []
-    geom = _fit(edit, drawn, parent, siblings)
+    geom = _fit(drawn, parent, siblings)
     if geom is None or _area_m2(geom) <= _tolerance_m2():
         raise ApiError(
             _("The boundary lies outside the parent unit."), fields={"geometry": [_("Empty after clipping.")]}
@@ -403,7 +403,7 @@ def draft_create(*, scope: Scope, actor, draft: Generation, parent: str, geometr
         raise ApiError(_("Grid cells have no units below them."), fields={"parent": [_("A grid cell.")]})
     drawn = _input_geometry(geometry, kinds=("Polygon", "MultiPolygon"), field="geometry")
     siblings = _siblings(edit, parent_unit.code)
-    geom = _fit(edit, drawn, parent_unit, siblings)
+    geom = _fit(drawn, parent_unit, siblings)
     if geom is None or _area_m2(geom) <= _tolerance_m2():
         raise ApiError(
             _("The boundary lies outside the parent unit."), fields={"geometry": [_("Empty after clipping.")]}

@@ -183,16 +183,6 @@
     }
   }
 
-  function bboxOf(geometry) {
-    let w = 180, s = 90, e = -180, n = -90;
-    const walk = (c) => {
-      if (typeof c[0] === "number") { w = Math.min(w, c[0]); e = Math.max(e, c[0]); s = Math.min(s, c[1]); n = Math.max(n, c[1]); }
-      else c.forEach(walk);
-    };
-    walk(geometry.coordinates);
-    return [[w, s], [e, n]];
-  }
-
   /* Names of the units drawn, as HTML labels (no glyph server needed, so it works offline). */
   async function drawLabels() {
     labels.forEach((m) => m.remove());
@@ -229,7 +219,7 @@
     else state.chain[state.chain.length - 1] = unit;
     drawGrid();
     drawSelected(feature);
-    if (fly) map.fitBounds(bboxOf(feature.geometry), {
+    if (fly) map.fitBounds(G.bboxOf(feature.geometry), {
       padding: { top: 80, bottom: 30, left: 30, right: 30 }, duration: wall ? 0 : 600,
     });
     drawBreadcrumbs();

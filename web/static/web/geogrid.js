@@ -230,12 +230,26 @@
   /* An incident status for people to read, in the page's language. */
   function statusLabel(status) { return STATUS_LABELS[status] || status; }
 
+  /* The extent [west, south, east, north] of a GeoJSON geometry, grown by `pad` of its size. */
+  function bboxOf(geometry, pad = 0) {
+    let w = 180, s = 90, e = -180, n = -90;
+    const walk = (c) => {
+      if (typeof c[0] === "number") {
+        w = Math.min(w, c[0]); e = Math.max(e, c[0]); s = Math.min(s, c[1]); n = Math.max(n, c[1]);
+      } else c.forEach(walk);
+    };
+    walk(geometry.coordinates);
+    const dx = (e - w) * pad;
+    const dy = (n - s) * pad;
+    return [w - dx, s - dy, e + dx, n + dy];
+  }
+
   function has(permission) {
     return boot.permissions.includes("*") || boot.permissions.includes(permission);
   }
 
   window.GeoGrid = {
     boot, api, ApiError, toast, fail, el, fmt, fmtDate, createMap, tileUrl, setVectorSource, addGrid, highlight,
-    has, jurisdictionBounds, _, interpolate, statusLabel,
+    has, jurisdictionBounds, _, interpolate, statusLabel, STATUS_LABELS, bboxOf,
   };
 })();

@@ -6,19 +6,7 @@
   const G = window.GeoGrid;
   const { el, api, fmt, fmtDate, ApiError } = G;
 
-  const STATUS = {
-    reported: gettext("reported"),
-    accepted: gettext("accepted"),
-    rejected: gettext("rejected"),
-    merged: gettext("merged"),
-    dispatched: gettext("dispatched"),
-    in_progress: gettext("in progress"),
-    returned: gettext("returned"),
-    escalated: gettext("escalated"),
-    resolved: gettext("resolved"),
-    evaluated: gettext("evaluated"),
-    closed: gettext("closed"),
-  };
+  const STATUS = G.STATUS_LABELS;
   // Colours of the statuses on maps and badges: new (orange), with the dispatcher (blue), being
   // handled (purple), sent back or up (pink), done (green), finished without work (grey).
   const STATUS_COLOURS = {

@@ -472,19 +472,6 @@
     }
   }
 
-  function bboxOf(geometry, pad = 0) {
-    let w = 180, s = 90, e = -180, n = -90;
-    const walk = (c) => {
-      if (typeof c[0] === "number") {
-        w = Math.min(w, c[0]); e = Math.max(e, c[0]); s = Math.min(s, c[1]); n = Math.max(n, c[1]);
-      } else c.forEach(walk);
-    };
-    walk(geometry.coordinates);
-    const dx = (e - w) * pad;
-    const dy = (n - s) * pad;
-    return [w - dx, s - dy, e + dx, n + dy];
-  }
-
   function createDraw() {
     const adapter = new terraDrawMaplibreGlAdapter.TerraDrawMapLibreGLAdapter({ map, coordinatePrecision: 9 });
     const snapping = { toCustom: snapToNeighbours };
@@ -580,7 +567,7 @@
     // terra-draw edits one ring: the largest part's outer ring; the other parts and holes stay as they are.
     const largest = polygons.map((p, i) => [Math.abs(ringArea(p[0])), i]).sort((a, b) => b[0] - a[0])[0][1];
     state.pending = { code: codeOf(feature), polygons, largest, id: null };
-    await loadSnapTargets(bboxOf(feature.geometry, 0.5), [codeOf(feature)]);
+    await loadSnapTargets(G.bboxOf(feature.geometry, 0.5), [codeOf(feature)]);
     if (state.tool !== "reshape") return;
     const ring = polygons[largest][0].map(round);
     const [result] = draw.addFeatures([{
@@ -739,7 +726,7 @@
 
   function fitTo(geometry) {
     if (!geometry) return;
-    const [w, s, e, n] = bboxOf(geometry);
+    const [w, s, e, n] = G.bboxOf(geometry);
     map.fitBounds([[w, s], [e, n]], { padding: 80, maxZoom: 17, duration: 400 });
   }
 
