@@ -72,6 +72,12 @@ run: setup
 	trap 'kill $$(cat var/periodic.pid) 2>/dev/null' EXIT INT TERM; \
 	$(VENV)/bin/gunicorn geogrid.wsgi --bind $(HOST):$(PORT) --workers 2 --access-logfile - --forwarded-allow-ips=127.0.0.1
 
+# A Celery worker taking background tasks from REDIS_URL (start one per machine; README "Background work").
+.PHONY: worker
+worker: venv
+	@[ -n "$$REDIS_URL" ] || { echo "Set REDIS_URL (redis://host:6379/0): without it tasks run in-process."; exit 2; }
+	$(VENV)/bin/celery -A geogrid worker --loglevel INFO --concurrency $(or $(WORKER_CONCURRENCY),2)
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -95,3 +101,23 @@ bench: venv db
 # Drops the benchmark database (its data is rebuilt by the next `make bench`).
 bench-reset: db
 	@runuser -u postgres -- dropdb --if-exists $(BENCH_DB) 2>/dev/null || sudo -u postgres dropdb --if-exists $(BENCH_DB)
+
+# Backups (README, "Backups"): a pg_dump of the database and the uploaded files in a new directory under
+# var/backups/ (or BACKUP=dir); `make restore BACKUP=dir` puts them back, keeping what it replaces aside.
+.PHONY: backup restore
+backup: venv db
+	$(PY) manage.py backup $(if $(BACKUP),--output "$(BACKUP)")
+
+ifneq ($(filter restore,$(MAKECMDGOALS)),)
+ifeq ($(strip $(BACKUP)),)
+$(error make restore needs the backup to restore: make restore BACKUP=var/backups/geogrid-<time>)
+endif
+endif
+restore: venv db
+	$(PY) manage.py restore "$(BACKUP)"
+
+# The load test, not part of `make test` (README, "Load test"): the demo city in its own database, served by gunicorn
+# with the production settings and driven by locust. LOADTEST_USERS, LOADTEST_DURATION, LOADTEST_WORKERS... override.
+.PHONY: loadtest
+loadtest:
+	@bash loadtest/run.sh

@@ -10,13 +10,12 @@ from django.contrib.auth import authenticate
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 
-from accounts.auth import ScopedAPIView, client_ip
+from accounts.auth import ScopedAPIView, ScopedRateThrottle, client_ip
 from accounts.models import ApiToken, Department, User
 from accounts.roles import PERSONAL_DATA, ROLES
 from accounts.selectors import audit_action_name, audit_list, token_list, user_get, user_list
@@ -67,7 +66,10 @@ class LoginApi(ScopedAPIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "login"
 
-    @extend_schema(request=LoginInputSerializer, responses={201: TokenOutputSerializer})
+    @extend_schema(
+        request=LoginInputSerializer,
+        responses={201: TokenOutputSerializer, 401: OpenApiResponse(description="Wrong username or password.")},
+    )
     def post(self, request):
         data = LoginInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -108,9 +110,11 @@ class LogoutApi(ScopedAPIView):
 class TokenListApi(ScopedAPIView):
     """The caller's own API tokens (never their keys), and creating a new one."""
 
+    pagination_class = PageNumberPagination
+
     @extend_schema(responses={200: TokenOutputSerializer(many=True)})
     def get(self, request):
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(token_list(user=request.user), request, view=self)
         return paginator.get_paginated_response(TokenOutputSerializer(page, many=True).data)
 
@@ -154,7 +158,7 @@ class UserOutputSerializer(serializers.ModelSerializer):
     roles = serializers.SerializerMethodField()
     units = serializers.SerializerMethodField()
     phone = serializers.SerializerMethodField()
-    department = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    department = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
         model = User
@@ -198,10 +202,16 @@ class MeApi(ScopedAPIView):
         return Response(body)
 
 
+class UserQuerySerializer(serializers.Serializer):
+    q = serializers.CharField(required=False, max_length=100)
+    role = serializers.ChoiceField(choices=sorted(ROLES), required=False)
+
+
 class UserListApi(ScopedAPIView):
     """Users whose jurisdiction lies in the caller's scope; creating users there."""
 
     required_permission = "accounts.manage_users"
+    pagination_class = PageNumberPagination
 
     class InputSerializer(serializers.Serializer):
         class Meta:
@@ -219,12 +229,14 @@ class UserListApi(ScopedAPIView):
         units = serializers.ListField(child=serializers.RegexField(r"^\d{6,15}$"), min_length=1)
 
     @extend_schema(
-        parameters=[OpenApiParameter("q", str), OpenApiParameter("role", str, enum=sorted(ROLES))],
+        parameters=[UserQuerySerializer],
         responses={200: UserOutputSerializer(many=True)},
     )
     def get(self, request):
-        users = user_list(scope=self.scope, q=request.query_params.get("q"), role=request.query_params.get("role"))
-        paginator = PageNumberPagination()
+        query = UserQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        users = user_list(scope=self.scope, **query.validated_data)
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(users, request, view=self)
         context = {"units": _binding_rows(page), "reveal": reveal_personal_data(self, records=page, label="users")}
         return paginator.get_paginated_response(UserOutputSerializer(page, many=True, context=context).data)
@@ -304,12 +316,13 @@ class AuditListApi(ScopedAPIView):
     """The audit log (administrators): who did what, when and from where."""
 
     required_permission = "accounts.view_audit_log"
+    pagination_class = PageNumberPagination
 
     @extend_schema(parameters=AUDIT_PARAMETERS, responses={200: AuditEntrySerializer(many=True)})
     def get(self, request):
         query = AuditQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(audit_list(**query.validated_data), request, view=self)
         return paginator.get_paginated_response([_audit_row(entry) for entry in page])
 

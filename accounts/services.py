@@ -157,6 +157,7 @@ AUDIT_EVENTS = (
     "import",
     "boundary_edit",
     "generation_activated",
+    "generation_activation_refused",
     "open311_request",
 )
 

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
 from rest_framework.response import Response
 
 from accounts.auth import ScopedAPIView, client_ip
@@ -16,10 +17,12 @@ from assessment.indicators import INDICATORS, indicators_for
 from assessment.periods import Period, parse_period
 from boundaries.models import Level
 from core.errors import ApiError
-from core.pagination import JsonTextPagination
+from core.pagination import PAGE_PARAMETERS, JsonTextPagination
+from residents.exports import XLSX_CONTENT_TYPE
 
 VIEW = "assessment.view_kpivalue"
 PERIOD = OpenApiParameter("period", str, description="month:2026-10, week:2026-W43, quarter:2026-Q4, year:2026")
+BACKGROUND = OpenApiParameter("background", bool, description="true: refresh on a worker, answer 202 at once")
 
 
 def _period(request) -> Period:
@@ -71,8 +74,7 @@ class UnitKpiListApi(ScopedAPIView):
             PERIOD,
             OpenApiParameter("level", str),
             OpenApiParameter("under", str),
-            OpenApiParameter("page", int),
-            OpenApiParameter("page_size", int),
+            *PAGE_PARAMETERS,
         ],
         responses={200: OpenApiTypes.OBJECT},
         operation_id="kpi_units_list",
@@ -246,7 +248,7 @@ class UnitKpiExportApi(ScopedAPIView):
 
     @extend_schema(
         parameters=[PERIOD, OpenApiParameter("level", str), OpenApiParameter("under", str)],
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        responses={(200, XLSX_CONTENT_TYPE): OpenApiTypes.BINARY},
     )
     def get(self, request):
         period = _period(request)
@@ -263,9 +265,7 @@ class UnitKpiExportApi(ScopedAPIView):
             remote_addr=client_ip(request),
             data={"period": str(period), "rows": len(rows)},
         )
-        response = HttpResponse(
-            content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        )
+        response = HttpResponse(content, content_type=XLSX_CONTENT_TYPE)
         response["Content-Disposition"] = f'attachment; filename="kpi-{period.label}.xlsx"'
         return response
 
@@ -297,13 +297,26 @@ class UnitReportPdfApi(ScopedAPIView):
         return response
 
 
+class _RefreshQuerySerializer(serializers.Serializer):
+    background = serializers.BooleanField(required=False, default=False)
+
+
 class KpiRefreshApi(ScopedAPIView):
     """Recomputes the indicators now (administrators); the periodic job does it every five minutes."""
 
     required_permission = "assessment.change_kpivalue"
 
-    @extend_schema(request=None, parameters=[PERIOD], responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        request=None,
+        parameters=[PERIOD, BACKGROUND],
+        responses={200: OpenApiTypes.OBJECT, 202: OpenApiTypes.OBJECT},
+    )
     def post(self, request):
+        query = _RefreshQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        if query.validated_data["background"]:
+            services.kpi_refresh_later()
+            return Response({"status": "queued"}, status=202)
         if request.query_params.get("period"):
             period = _period(request)
             return Response({"refreshed": {str(period): services.kpi_refresh_period(period)}})

@@ -19,6 +19,7 @@ from assessment.periods import KINDS, Period, period_containing
 from boundaries.models import GridUnit, Level
 from boundaries.selectors import ancestor_codes, generation_active, valid_at_q
 from tiles.cache import bump
+from tiles.prerender import prerender_soon
 
 COUNT_KEYS = (
     "incidents_reported",
@@ -257,6 +258,10 @@ def _copy_value(row: KpiValue, name: str):
 @transaction.atomic
 def kpi_refresh_period(period: Period, *, now: dt.datetime | None = None, snapshot: Snapshot | None = None) -> int:
     """Recomputes one period for every subject and replaces its stored values; returns how many rows."""
+    with connection.cursor() as cursor:
+        # Refreshes of one period take turns (a task delivered twice, the periodic job beside a request):
+        # the second's delete would miss the first's new rows and its copy collide with them.
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('kpi-period'), hashtext(%s))", [str(period)])
     rows = compute_period(period, now=now, snapshot=snapshot)
     KpiValue.objects.filter(period_kind=period.kind, period_start=period.start).delete()
     columns = ", ".join(f'"{name}"' for name in COPY_FIELDS) + ", computed_at"
@@ -314,7 +319,16 @@ def kpi_refresh(*, kinds=KINDS, now: dt.datetime | None = None, full: bool = Fal
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE assessment_kpivalue")  # fresh statistics for the tables read next
         bump("kpi")
+        prerender_soon(sources=("kpi",))
     return refreshed
+
+
+def kpi_refresh_later() -> None:
+    """The incremental refresh, on a worker (assessment.tasks) once the caller's transaction commits."""
+    from assessment.tasks import refresh_kpis
+    from jobs.services import task_enqueue
+
+    task_enqueue(refresh_kpis)
 
 
 def kpi_refresh_job() -> str:

@@ -24,6 +24,7 @@ from boundaries.selectors import (
 from core.coords import SUPPORTED_CRS, CoordinateError, parse_lon_lat
 from core.errors import ApiError
 from core.geojson import GEOJSON_CONTENT_TYPE, FeatureCollectionPagination, features_of
+from core.pagination import PAGE_PARAMETERS
 
 
 class LevelField(serializers.Field):
@@ -207,11 +208,10 @@ class UnitListApi(ScopedAPIView):
             OpenApiParameter("under", str, description="This unit and everything beneath it"),
             OpenApiParameter("bbox", str, description="min_lon,min_lat,max_lon,max_lat"),
             OpenApiParameter("q", str, description="Name contains, or code starts with"),
-            OpenApiParameter("page", int),
-            OpenApiParameter("page_size", int),
+            *PAGE_PARAMETERS,
             GENERATION_PARAMETER,
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={(200, GEOJSON_CONTENT_TYPE): OpenApiTypes.OBJECT},
         operation_id="units_list",
     )
     def get(self, request):
@@ -230,7 +230,11 @@ class UnitDetailApi(ScopedAPIView):
 
     required_permission = VIEW_UNITS
 
-    @extend_schema(parameters=[GENERATION_PARAMETER], responses={200: OpenApiTypes.OBJECT}, operation_id="units_detail")
+    @extend_schema(
+        parameters=[GENERATION_PARAMETER],
+        responses={(200, GEOJSON_CONTENT_TYPE): OpenApiTypes.OBJECT},
+        operation_id="units_detail",
+    )
     def get(self, request, code: str):
         generation = generation_get(generation_id=_int_param(request.query_params, "generation"))
         unit = unit_get(scope=self.scope, code=code, generation=generation)
@@ -254,8 +258,8 @@ class UnitChildrenApi(ScopedAPIView):
     pagination_class = FeatureCollectionPagination
 
     @extend_schema(
-        parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int), GENERATION_PARAMETER],
-        responses={200: OpenApiTypes.OBJECT},
+        parameters=[*PAGE_PARAMETERS, GENERATION_PARAMETER],
+        responses={(200, GEOJSON_CONTENT_TYPE): OpenApiTypes.OBJECT},
     )
     def get(self, request, code: str):
         generation = generation_get(generation_id=_int_param(request.query_params, "generation"))

@@ -87,12 +87,13 @@ WITH changed AS MATERIALIZED (
         FROM changed n WHERE n.at_draft
     ) usable
 ), parents AS MATERIALIZED (
-    SELECT p.id, p.code, p.level, {_USABLE.format(g="p.geom")} AS geom
+    SELECT p.id, p.code, p.level, {_USABLE.format(g="p.geom")} AS geom, p.id IN (SELECT id FROM new_units) AS new
     FROM boundaries_gridunit p
     WHERE {_valid_at("p", "draft")} AND p.level < {Level.GRID:d} AND p.code LIKE %(prefix)s
       AND (p.code IN (SELECT parent_code FROM changed) OR p.id IN (SELECT id FROM new_units))
 ), children AS MATERIALIZED (
-    SELECT c.code, c.level, c.parent_code, {_USABLE.format(g="c.geom")} AS geom
+    SELECT c.code, c.level, c.parent_code, {_USABLE.format(g="c.geom")} AS geom,
+           c.id IN (SELECT id FROM new_units) AS new
     FROM boundaries_gridunit c
     WHERE {_valid_at("c", "draft")} AND c.parent_code IN (SELECT code FROM parents)
 )
@@ -106,17 +107,23 @@ UNION ALL
 SELECT 'overlap', ARRAY[least(a.code, b.code), greatest(a.code, b.code)]::text[],
        ST_AsGeoJSON(overlap.geom, %(precision)s)::json, a.level::integer, NULL, overlap.area
 FROM new_units a
-JOIN boundaries_gridunit b_row
-  ON {_valid_at("b_row", "draft")} AND b_row.id <> a.id AND b_row.geom && a.geom
- AND (b_row.parent_code = a.parent_code OR (a.parent_code IS NULL AND b_row.parent_code IS NULL))
- AND (b_row.id NOT IN (SELECT id FROM new_units) OR a.code < b_row.code)
+-- The siblings are found through the parent code's index, one new unit at a time (a join on the
+-- boxes alone makes the planner test every unit of the grid against every new one).
+CROSS JOIN LATERAL (
+    SELECT s.id, s.code, s.geom FROM boundaries_gridunit s
+    WHERE s.parent_code = a.parent_code AND {_valid_at("s", "draft")} AND s.id <> a.id AND s.geom && a.geom
+    UNION ALL
+    SELECT s.id, s.code, s.geom FROM boundaries_gridunit s
+    WHERE a.parent_code IS NULL AND s.parent_code IS NULL AND {_valid_at("s", "draft")} AND s.id <> a.id
+      AND s.geom && a.geom
+) b_row
 CROSS JOIN LATERAL (SELECT b_row.code, {_USABLE.format(g="b_row.geom")} AS geom OFFSET 0) b
 CROSS JOIN LATERAL (
     SELECT shared.geom, ST_Area(shared.geom::geography) AS area
     FROM (SELECT ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 3) AS geom) shared
     WHERE ST_Relate(a.geom, b.geom, '2********')
 ) overlap
-WHERE overlap.area > %(tolerance)s
+WHERE (b_row.id NOT IN (SELECT id FROM new_units) OR a.code < b_row.code) AND overlap.area > %(tolerance)s
 UNION ALL
 -- What of a parent its children leave uncovered, one polygon at a time: a parent whose children
 -- are all gone is one big gap. Parts under the tolerance are digitising noise.
@@ -136,7 +143,8 @@ UNION ALL
 SELECT 'outside_parent', ARRAY[c.code, p.code]::text[], ST_AsGeoJSON(part.geom, %(precision)s)::json,
        c.level::integer, NULL, part.area
 FROM parents p
-JOIN children c ON c.parent_code = p.code AND NOT ST_CoveredBy(c.geom, p.geom)
+-- An unchanged child of an unchanged parent sticks out as much as it did before the draft.
+JOIN children c ON c.parent_code = p.code AND (c.new OR p.new) AND NOT ST_CoveredBy(c.geom, p.geom)
 CROSS JOIN LATERAL (
     SELECT dumped.geom, ST_Area(dumped.geom::geography) AS area FROM ST_Dump(ST_Difference(c.geom, p.geom)) dumped
     WHERE ST_Dimension(dumped.geom) = 2

@@ -2,7 +2,7 @@
 
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -12,6 +12,12 @@ from boundaries.models import DraftEdit, Generation
 from boundaries.selectors import generation_active
 
 EDIT = drafts.EDIT
+CONFLICT = OpenApiResponse(
+    description=(
+        "Not possible in the state of the drafts: not open any more, another one open, nothing to undo, "
+        "or no code left for a new unit."
+    )
+)
 OPERATIONS = [choice for choice, _label in DraftEdit.Operation.choices]
 
 
@@ -59,7 +65,7 @@ class GenerationListApi(ScopedAPIView):
     def get(self, request):
         return Response({"results": [generation_body(g) for g in Generation.objects.order_by("-pk")]})
 
-    @extend_schema(request=DraftOpenSerializer, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(request=DraftOpenSerializer, responses={201: OpenApiTypes.OBJECT, 409: CONFLICT})
     def post(self, request):
         query = DraftOpenSerializer(data=request.data)
         query.is_valid(raise_exception=True)
@@ -115,7 +121,7 @@ class DraftEditApi(ScopedAPIView):
 
     required_permission = EDIT
 
-    @extend_schema(request=EditSerializer, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(request=EditSerializer, responses={201: OpenApiTypes.OBJECT, 409: CONFLICT})
     def post(self, request, draft_id: int):
         draft = drafts.draft_get(draft_id)
         query = EditSerializer(data=request.data)
@@ -143,7 +149,7 @@ class DraftUndoApi(ScopedAPIView):
 
     required_permission = EDIT
 
-    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT, 409: CONFLICT})
     def post(self, request, draft_id: int):
         edit = drafts.draft_undo(scope=self.scope, actor=request.user, draft=drafts.draft_get(draft_id))
         return Response({"undone": edit_body(edit)})
@@ -190,9 +196,27 @@ class DraftActivateApi(ScopedAPIView):
 
     required_permission = EDIT
 
-    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        request=inline_serializer(
+            "DraftActivate",
+            {
+                "confirm_warnings": serializers.BooleanField(required=False),
+                "background": serializers.BooleanField(required=False),
+            },
+        ),
+        responses={
+            200: OpenApiTypes.OBJECT,
+            202: OpenApiResponse(description="`background`: queued; the generation list shows when it is live."),
+            409: OpenApiResponse(
+                description="Errors, or warnings not confirmed: `error.fields.problems` gives their reasons."
+            ),
+        },
+    )
     def post(self, request, draft_id: int):
         draft = drafts.draft_get(draft_id)
         confirm = str(request.data.get("confirm_warnings", "")).lower() in ("1", "true", "yes")
+        if str(request.data.get("background", "")).lower() in ("1", "true", "yes"):
+            drafts.draft_activate_later(scope=self.scope, actor=request.user, draft=draft, confirm_warnings=confirm)
+            return Response({"generation": draft.pk, "status": "queued"}, status=202)
         result = drafts.draft_activate(scope=self.scope, actor=request.user, draft=draft, confirm_warnings=confirm)
         return Response(result)

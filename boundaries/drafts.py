@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
-from django.contrib.gis.geos import GEOSGeometry, MultiPolygon
+from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, WKBWriter
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -68,6 +68,20 @@ def _input_geometry(value, *, kinds: tuple[str, ...], field: str) -> GEOSGeometr
         raise ApiError(
             _("Expected a %(kinds)s, got a %(got)s.") % {"kinds": " / ".join(kinds), "got": geom.geom_type},
             fields={field: [_("Wrong geometry type.")]},
+        )
+    if geom.empty:
+        raise ApiError(_("The geometry is empty."), fields={field: [_("Empty geometry.")]})
+    if geom.hasz:
+        # Units are flat: heights a drawing tool or GPS added are dropped (the column has no Z).
+        flat = WKBWriter()
+        flat.outdim = 2
+        geom = GEOSGeometry(flat.write(geom))
+    min_lon, min_lat, max_lon, max_lat = geom.extent
+    # A unit without a parent is not clipped to anything: only this keeps it on the globe (NaN fails too).
+    if not (min_lon >= -180.0 and max_lon <= 180.0 and min_lat >= -90.0 and max_lat <= 90.0):
+        raise ApiError(
+            _("Coordinates must be WGS-84 longitude (-180 to 180) and latitude (-90 to 90)."),
+            fields={field: [_("Coordinates out of range.")]},
         )
     geom.srid = 4326
     return geom
@@ -255,7 +269,9 @@ def _take_from_siblings(edit: _Edit, geom: GEOSGeometry, siblings: list[GridUnit
     return changed
 
 
-def _new_codes(edit: _Edit, parent_code: str, level: int, pieces: list[GEOSGeometry]) -> list[str]:
+def _new_codes(
+    edit: _Edit, parent_code: str, level: int, pieces: list[GEOSGeometry], *, field: str = "code"
+) -> list[str]:
     """Codes for new units under a parent: free sequence numbers in reading order (north to south,
     west to east), never one used before by any generation."""
     used = {
@@ -265,7 +281,16 @@ def _new_codes(edit: _Edit, parent_code: str, level: int, pieces: list[GEOSGeome
     order = reading_order([(p.point_on_surface.x, p.point_on_surface.y) for p in pieces])
     codes: list[str | None] = [None] * len(pieces)
     for index in order:
-        sequence = next_free_sequence(used)
+        try:
+            sequence = next_free_sequence(used)
+        except ValueError:  # all 999 numbers were given once, and codes are never reused
+            raise ApiError(
+                _("No code is left under %(parent)s: every sequence number from 001 to 999 was used once.")
+                % {"parent": parent_code},
+                code="codes_exhausted",
+                status_code=409,
+                fields={field: [_("No free code left.")]},
+            ) from None
         used.add(sequence)
         codes[index] = f"{parent_code}{sequence:03d}"
     return codes  # type: ignore[return-value]
@@ -409,7 +434,7 @@ def draft_create(*, scope: Scope, actor, draft: Generation, parent: str, geometr
             _("The boundary lies outside the parent unit."), fields={"geometry": [_("Empty after clipping.")]}
         )
     level = parent_unit.level + 1
-    (code,) = _new_codes(edit, parent_unit.code, level, [geom])
+    (code,) = _new_codes(edit, parent_unit.code, level, [geom], field="parent")
     _check(scope, code)
     changed = _take_from_siblings(edit, geom, siblings)
     edit.add(code, name.strip() or _new_name(parent_unit, code, level), level, geom)
@@ -476,6 +501,7 @@ def draft_activate(*, scope: Scope, actor, draft: Generation, confirm_warnings: 
     from accounts.services import audit_event
     from boundaries import checks
     from tiles.cache import bump
+    from tiles.prerender import prerender_soon
 
     if not scope.has(EDIT):
         raise ApiError(_("You may not edit boundaries."), code="forbidden", status_code=403)
@@ -507,63 +533,100 @@ def draft_activate(*, scope: Scope, actor, draft: Generation, confirm_warnings: 
             data={"previous": active.pk, "edits": draft.edits.count(), **moved},
         )
         transaction.on_commit(lambda: [bump(source) for source in ("boundaries", "households", "kpi")])
+        prerender_soon(sources=("boundaries", "households", "kpi"))
     return result
+
+
+@transaction.atomic
+def draft_activate_later(*, scope: Scope, actor, draft: Generation, confirm_warnings: bool = False) -> None:
+    """
+    Activation on a worker (boundaries.tasks): who may activate is checked now, the checks and the
+    reassignment run there; a refusal then goes to the audit log.
+    """
+    from boundaries.tasks import draft_activate_task
+    from jobs.services import task_enqueue
+
+    if not scope.has(EDIT):
+        raise ApiError(_("You may not edit boundaries."), code="forbidden", status_code=403)
+    for code in draft_changed_codes(draft):
+        _check(scope, code)
+    _begin(draft)
+    task_enqueue(draft_activate_task, draft.pk, actor.pk, confirm_warnings)
 
 
 def _reassign(draft: Generation, active: Generation) -> dict:
     """
-    Households (and their residents) inside the changed areas go to the draft's cells, by the same
+    Households (and their residents) and buildings inside the changed areas go to the draft's cells, by the same
     rule as the bulk assignment (the covering cell with the smallest code; for a point in no cell,
     the deepest unit covering it, else the nearest cell's community). Only the points in the changed
-    area are looked at, each found through the cells' spatial index.
+    area are looked at, found by the cells through the households' spatial index.
     """
-    from boundaries import sql
     from boundaries.checks import CHANGED_ROWS
 
     params = {"generation": draft.pk}
     with connection.cursor() as cursor:
         # Compiling these statements costs more than running them.
         cursor.execute("SET LOCAL jit = off")
-        # Each changed row finds its points through the households' spatial index (one union of all
-        # of them would cover the city with its bounding box and test every point).
         cursor.execute(
             f"CREATE TEMP TABLE draft_changed ON COMMIT DROP AS {CHANGED_ROWS}",
             {"draft": draft.pk, "active": active.pk},
         )
         cursor.execute("ANALYZE draft_changed")
-        cursor.execute(
-            "CREATE TEMP TABLE draft_moved_before ON COMMIT DROP AS SELECT DISTINCT h.id, h.grid_code"
-            " FROM draft_changed changed JOIN residents_household h ON ST_Intersects(h.location, changed.geom)"
-        )
-        cursor.execute("ALTER TABLE draft_moved_before ADD PRIMARY KEY (id)")
-        cursor.execute(
-            "UPDATE residents_household p SET grid_code = coalesce(hit.code, ''), unit_code = coalesce(hit.code, '')"
-            " FROM draft_moved_before b LEFT JOIN LATERAL ("
-            "   SELECT cell.code FROM boundaries_gridunit cell, residents_household h"
-            f"  WHERE h.id = b.id AND cell.level = 5 AND {sql.valid_at('cell')}"
-            "   AND ST_Intersects(cell.geom, h.location) ORDER BY cell.code LIMIT 1"
-            " ) hit ON true WHERE p.id = b.id",
-            params,
-        )
-        cursor.execute(
-            sql.UNASSIGNED_RESPONSIBLE_UNIT.format(
-                table="residents_household",
-                unit="unit_code",
-                geom="location",
-                grid="grid_code",
-                where="AND p.id IN (SELECT id FROM draft_moved_before)",
-            ),
-            params,
-        )
+        households = _reassign_points(cursor, "residents_household", params)
         cursor.execute(
             "UPDATE residents_resident r SET unit_code = h.unit_code FROM residents_household h"
             " WHERE r.household_id = h.id AND h.id IN (SELECT id FROM draft_moved_before)"
             " AND r.unit_code IS DISTINCT FROM h.unit_code"
         )
-        cursor.execute(
-            "SELECT count(*) FROM residents_household h JOIN draft_moved_before b ON b.id = h.id"
-            " WHERE h.grid_code IS DISTINCT FROM b.grid_code"
-        )
-        households = cursor.fetchone()[0]
+        cursor.execute("DROP TABLE draft_moved_before")
+        buildings = _reassign_points(cursor, "residents_building", params)
         cursor.execute("DROP TABLE draft_moved_before; DROP TABLE draft_changed")
-    return {"households_moved": households}
+    return {"households_moved": households, "buildings_moved": buildings}
+
+
+def _reassign_points(cursor, table: str, params: dict) -> int:
+    """
+    Places the points of `table` (households or buildings) inside the changed rows of the temporary
+    table draft_changed in the draft's cells, and returns how many changed their cell. The points
+    looked at stay in the temporary table draft_moved_before (id, grid_code before).
+    """
+    from boundaries import sql
+
+    # Each changed row finds its points through the points' spatial index (one union of all of them
+    # would cover the city with its bounding box and test every point).
+    cursor.execute(
+        "CREATE TEMP TABLE draft_moved_before ON COMMIT DROP AS SELECT DISTINCT h.id, h.grid_code"
+        f" FROM draft_changed changed JOIN {table} h ON ST_Intersects(h.location, changed.geom)"
+    )
+    cursor.execute("ALTER TABLE draft_moved_before ADD PRIMARY KEY (id); ANALYZE draft_moved_before")
+    # Placed polygon-driven: each of the draft's cells near the change (its box meets a changed
+    # row's) finds its points through the points' index; a point looked up cell by cell instead
+    # costs ten times more. Only the points whose cell changes are written.
+    cursor.execute(
+        "WITH near_cells AS MATERIALIZED ("
+        "   SELECT cell.code, cell.geom FROM boundaries_gridunit cell WHERE cell.id IN ("
+        "     SELECT near.id FROM draft_changed changed"
+        "     CROSS JOIN LATERAL (SELECT n.id FROM boundaries_gridunit n WHERE n.geom && changed.geom"
+        f"      AND n.level = {Level.GRID:d} AND {sql.valid_at('n')}) near)"
+        " ), hits AS ("
+        "   SELECT h.id, min(cell.code) AS code FROM near_cells cell"
+        f"   JOIN {table} h ON ST_Intersects(cell.geom, h.location)"
+        "   JOIN draft_moved_before b ON b.id = h.id GROUP BY h.id"
+        " )"
+        f" UPDATE {table} p SET grid_code = coalesce(hits.code, ''), unit_code = coalesce(hits.code, '')"
+        " FROM draft_moved_before b LEFT JOIN hits ON hits.id = b.id"
+        " WHERE p.id = b.id AND coalesce(hits.code, '') IS DISTINCT FROM b.grid_code",
+        params,
+    )
+    moved = cursor.rowcount
+    cursor.execute(
+        sql.UNASSIGNED_RESPONSIBLE_UNIT.format(
+            table=table,
+            unit="unit_code",
+            geom="location",
+            grid="grid_code",
+            where="AND p.id IN (SELECT id FROM draft_moved_before)",
+        ),
+        params,
+    )
+    return moved

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+import struct
+import tempfile
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -10,11 +13,13 @@ from pathlib import Path
 import numpy as np
 import pyogrio
 import shapely
+from django.conf import settings
 from django.utils.translation import gettext as _
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
 from boundaries.models import Level
+from core.files import UnsafeFile, check_size, content_kind, extract_archive
 
 ERROR = "error"
 WARNING = "warning"
@@ -185,18 +190,139 @@ def _source_crs(meta_crs: str | None, source_srid: int | None) -> CRS:
     )
 
 
+DATA_SUFFIXES = (".shp", ".gpkg", ".geojson", ".json")
+SHAPEFILE_CODE = 9994  # the first four bytes of a .shp and a .shx, big-endian
+
+
 def read_boundary_file(path: Path, options: BoundaryFileOptions, report: ImportReport) -> list[StagedFeature]:
-    """Reads every feature, transformed to SRID 4326; per-feature problems go to the report."""
+    """
+    Reads every feature, transformed to SRID 4326; per-feature problems go to the report. A zip
+    archive (a zipped Shapefile) is checked against the archive limits and unpacked into a temporary
+    directory first; the limits on size, features and vertices hold before the features are used.
+    """
     if not path.exists():
         raise BoundaryFileError("not_found", _("File %(path)s does not exist.") % {"path": path})
+    with tempfile.TemporaryDirectory(prefix="geogrid-boundaries-") as scratch:
+        try:
+            source = _data_file(path, Path(scratch))
+            _check_data_file(source)
+        except UnsafeFile as exc:
+            raise BoundaryFileError(exc.kind, exc.message) from None
+        return _read_features(source, options, report)
+
+
+def _data_file(path: Path, scratch: Path) -> Path:
+    """The file GDAL should read: `path` itself, or the one data file inside a zip archive."""
+    with path.open("rb") as handle:
+        kind = content_kind(handle.read(8192))
+    if path.suffix.lower() != ".zip" and kind != "zip":
+        return path
+    check_size(path.stat().st_size, path.name)
+    unpacked = extract_archive(path, scratch, path.name)
+    # Finder's resource forks (__MACOSX/._name.shp) are not data.
+    candidates = [
+        file
+        for file in unpacked
+        if file.suffix.lower() in DATA_SUFFIXES and "__MACOSX" not in file.parts and not file.name.startswith("._")
+    ]
+    if len(candidates) != 1:
+        raise UnsafeFile(
+            "archive_contents",
+            _("%(name)s must hold exactly one .shp, .gpkg or .geojson file; it holds %(found)s.")
+            % {"name": path.name, "found": ", ".join(sorted(f.name for f in candidates)) or "-"},
+        )
+    return candidates[0]
+
+
+def _sibling(path: Path, suffix: str) -> Path | None:
+    for candidate in (path.with_suffix(suffix), path.with_suffix(suffix.upper())):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _check_data_file(path: Path) -> None:
+    """Size, the parts of a Shapefile and their declared lengths, what a GeoPackage really is."""
+    suffix = path.suffix.lower()
+    if suffix == ".shp":
+        parts = {".shp": path}
+        for part, meaning in ((".shx", _("its index")), (".dbf", _("its attributes"))):
+            sibling = _sibling(path, part)
+            if sibling is None:
+                raise UnsafeFile(
+                    "missing_part",
+                    _(
+                        "The Shapefile %(name)s comes without %(part)s (%(meaning)s): "
+                        "a Shapefile is the .shp, .shx and .dbf files together."
+                    )
+                    % {"name": path.name, "part": path.stem + part, "meaning": meaning},
+                )
+            parts[part] = sibling
+        check_size(sum(p.stat().st_size for p in parts.values()), path.name)
+        for part in (parts[".shp"], parts[".shx"]):
+            _check_shapefile_length(part)
+        return
+    check_size(path.stat().st_size, path.name)
+    with path.open("rb") as handle:
+        kind = content_kind(handle.read(8192))
+    if suffix == ".gpkg" and kind != "sqlite":
+        raise UnsafeFile("wrong_type", _("%(name)s is not a GeoPackage (SQLite) file.") % {"name": path.name})
+    if suffix == ".gpkg":
+        _check_geopackage_views(path)
+    if suffix in (".geojson", ".json") and kind != "text":
+        raise UnsafeFile("wrong_type", _("%(name)s is not GeoJSON text.") % {"name": path.name})
+
+
+def _check_shapefile_length(path: Path) -> None:
+    """A .shp or .shx states its own length: one cut short (a broken copy or download) is refused by name."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        header = handle.read(100)
+    if len(header) < 100 or struct.unpack(">i", header[:4])[0] != SHAPEFILE_CODE:
+        raise UnsafeFile("wrong_type", _("%(name)s is not a Shapefile part.") % {"name": path.name})
+    declared = struct.unpack(">i", header[24:28])[0] * 2  # in 16-bit words
+    if size < declared:
+        raise UnsafeFile(
+            "truncated",
+            _("%(name)s is cut short: %(size)d of its %(declared)d bytes.")
+            % {"name": path.name, "size": size, "declared": declared},
+        )
+
+
+def _check_geopackage_views(path: Path) -> None:
+    """
+    A GeoPackage layer may be an SQL view, which GDAL runs as soon as it lists the layers, however long
+    it takes (one sorting an endless recursive query never answers): only tables are read.
+    """
+    try:
+        with sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True) as database:
+            views = database.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'view' AND name IN "
+                "(SELECT table_name FROM gpkg_contents UNION SELECT table_name FROM gpkg_geometry_columns)"
+            ).fetchall()
+    except sqlite3.Error as exc:
+        raise UnsafeFile("unreadable", _("The file cannot be read: %(reason)s") % {"reason": exc}) from None
+    if views:
+        raise UnsafeFile(
+            "gpkg_view", _("Layer %(layer)s is an SQL view; export it as a table first.") % {"layer": views[0][0]}
+        )
+
+
+def _read_features(path: Path, options: BoundaryFileOptions, report: ImportReport) -> list[StagedFeature]:
     layer = _choose_layer(path, options.layer)
+    limit = settings.GEOGRID_MAX_BOUNDARY_FEATURES
     try:
         with warnings.catch_warnings():
             # GDAL passes unclosed rings through with a warning; the report names them per feature.
             warnings.filterwarnings("ignore", message="Non closed ring", category=RuntimeWarning)
-            meta, _fids, wkb_geometries, field_data = pyogrio.raw.read(path, layer=layer, encoding=options.encoding)
+            # One feature more than the limit is enough to refuse the file; more is never read.
+            meta, _fids, wkb_geometries, field_data = pyogrio.raw.read(
+                path, layer=layer, encoding=options.encoding, max_features=limit + 1
+            )
     except Exception as exc:  # GDAL raises many error types for unreadable files
         raise BoundaryFileError("unreadable", _("The file cannot be read: %(reason)s") % {"reason": exc}) from exc
+    if wkb_geometries is not None and len(wkb_geometries) > limit:
+        raise BoundaryFileError("too_many_features", _("The file has more than %(limit)d features.") % {"limit": limit})
 
     fields = list(meta["fields"])
     wanted = {"--code-field": options.code_field, "--name-field": options.name_field}
@@ -221,6 +347,7 @@ def read_boundary_file(path: Path, options: BoundaryFileOptions, report: ImportR
 
     column = {name: field_data[index] for index, name in enumerate(fields)}
     staged = []
+    vertices = 0
     for index, wkb in enumerate(wkb_geometries):
         row = index + 1
         code = _text(column[options.code_field][index])
@@ -234,6 +361,22 @@ def read_boundary_file(path: Path, options: BoundaryFileOptions, report: ImportR
         staged.append(feature)
         geometry = _parse_geometry(wkb, row, code, options.fix_invalid, report)
         if geometry is None:
+            continue
+        count = shapely.get_num_coordinates(geometry)
+        vertices += count
+        if vertices > settings.GEOGRID_MAX_FILE_VERTICES:
+            raise BoundaryFileError(
+                "too_many_vertices",
+                _("The file has more than %(limit)d vertices.") % {"limit": settings.GEOGRID_MAX_FILE_VERTICES},
+            )
+        if count > settings.GEOGRID_MAX_GEOMETRY_VERTICES:
+            report.add(
+                "too_many_vertices",
+                _("The geometry has %(count)d vertices; at most %(limit)d are accepted (simplify it).")
+                % {"count": count, "limit": settings.GEOGRID_MAX_GEOMETRY_VERTICES},
+                row=row,
+                code=code,
+            )
             continue
         if transformer is not None:
             geometry = shapely.transform(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.contrib.gis.db.models import Extent
 from django.contrib.gis.db.models.functions import GeometryDistance
 from django.contrib.gis.geos import Point, Polygon
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 
@@ -17,6 +18,27 @@ from core.scope import Scope, subtree_prefix
 
 def generation_active() -> Generation | None:
     return Generation.objects.filter(active=True).first()
+
+
+def generation_active_held() -> Generation | None:
+    """
+    The active generation, kept active until the caller's transaction ends. A write that places
+    points in the grid's cells (households have no generation of their own) calls it inside its
+    transaction: an activation then waits for the write, which it reassigns with the rest, and a
+    write arriving during an activation waits for it and places its points in the new grid.
+    """
+    for _attempt in range(5):
+        with connection.cursor() as cursor:
+            # KEY SHARE: writers do not wait for each other, only for the activation's FOR UPDATE.
+            cursor.execute("SELECT id FROM boundaries_generation WHERE active FOR KEY SHARE")
+            row = cursor.fetchone()
+        if row is not None:
+            return Generation.objects.get(pk=row[0])
+        # Empty either because no grid was ever imported, or because the row this waited for stopped
+        # being active when an activation committed: the next statement sees the new active one.
+        if not Generation.objects.filter(active=True).exists():
+            return None
+    raise RuntimeError("The active generation kept changing.")
 
 
 def generation_get(*, generation_id: int | None = None) -> Generation:

@@ -38,6 +38,10 @@ class _DryRun(Exception):
     """Raised inside the import transaction to roll it back after the report is complete."""
 
 
+# An import of at least this many units refreshes the planner's statistics of the grid at once.
+ANALYZE_AFTER_UNITS = 500
+
+
 def generation_create_initial() -> Generation:
     """The first generation, active from the start: the grid imported into it is live at once."""
     return Generation.objects.create(description=_("Initial boundaries"), active=True, activated_at=timezone.now())
@@ -102,6 +106,18 @@ def _copy_staging(cursor, features: list[StagedFeature], level: Level, failed_ro
 
 
 def _check_geometries(cursor, params: dict, fix_invalid: bool, report: ImportReport) -> None:
+    cursor.execute(sql.OFF_THE_GLOBE)
+    for row, code, *extent in sorted(cursor.fetchall()):
+        report.add(
+            "geometry_out_of_range",
+            _(
+                "Coordinates from (%(x0)g, %(y0)g) to (%(x1)g, %(y1)g) are no longitude and latitude: "
+                "is the file's coordinate system right?"
+            )
+            % dict(zip(("x0", "y0", "x1", "y1"), extent, strict=True)),
+            row=row,
+            code=code,
+        )
     cursor.execute(sql.INVALID_GEOMETRIES)
     invalid = cursor.fetchall()
     for row, code, reason in invalid:
@@ -127,6 +143,17 @@ def _check_geometries(cursor, params: dict, fix_invalid: bool, report: ImportRep
     cursor.execute(sql.EMPTY_AFTER_REPAIR)
     for row, code in cursor.fetchall():
         report.add("geometry_empty", _("The geometry has no area."), row=row, code=code)
+    # A warning only: a draft with such a unit is refused at activation (boundaries.checks), an import is not.
+    cursor.execute(sql.SLIVERS, {"min_area": settings.GEOGRID_MIN_UNIT_AREA_M2})
+    for row, code, area in cursor.fetchall():
+        report.add(
+            "sliver",
+            _("The unit covers only %(area).1f m², less than the smallest unit (%(min).0f m²).")
+            % {"area": area, "min": settings.GEOGRID_MIN_UNIT_AREA_M2},
+            row=row,
+            code=code,
+            severity=WARNING,
+        )
 
 
 def _check_against_database(cursor, params: dict, level: Level, report: ImportReport) -> None:
@@ -247,6 +274,10 @@ def boundary_import(
                 _check_against_database(cursor, params, level, report)
                 if report.ok:
                     _insert(cursor, params, report)
+                if commit and report.ok and report.feature_count >= ANALYZE_AFTER_UNITS:
+                    # Until autovacuum gets to it, the planner would take the table for empty and test
+                    # every unit against every other in the next checks and reassignments.
+                    cursor.execute("ANALYZE boundaries_gridunit")
             if not (commit and report.ok):
                 raise _DryRun
             report.committed = True

@@ -28,6 +28,18 @@ STAGING_COPY = "COPY boundary_import_staging (row, code, name, parent_code, geom
 
 STAGING_INDEX = "CREATE INDEX ON boundary_import_staging USING gist (geom); ANALYZE boundary_import_staging"
 
+# Coordinates that are no longitude and latitude: usually a file whose coordinate system was given wrong.
+OFF_THE_GLOBE = """
+UPDATE boundary_import_staging SET ok = false
+WHERE ok AND NOT (ST_XMin(geom) >= -180 AND ST_XMax(geom) <= 180 AND ST_YMin(geom) >= -90 AND ST_YMax(geom) <= 90)
+RETURNING row, code, ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom)
+"""
+
+SLIVERS = """
+SELECT row, code, ST_Area(geom::geography) FROM boundary_import_staging
+WHERE ok AND ST_Area(geom::geography) < %(min_area)s ORDER BY row
+"""
+
 INVALID_GEOMETRIES = """
 SELECT row, code, ST_IsValidReason(geom) FROM boundary_import_staging
 WHERE ok AND NOT ST_IsValid(geom) ORDER BY row

@@ -1,7 +1,11 @@
 """One JSON error shape for the whole API: {"error": {"code", "message", "fields"}}."""
 
+import sys
+
+import psycopg
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
@@ -76,4 +80,38 @@ def json_not_found(request, exception=None):
 
 
 def json_server_error(request):
+    """handler500: a lost database connection (raised outside a view, e.g. in a middleware) is a 503 too."""
+    if database_unavailable(sys.exc_info()[1]):
+        return database_unavailable_response()
     return JsonResponse(error_body("server_error", _("Server error.")), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+
+
+# SQLSTATEs meaning the server cannot serve this connection now: the connection exception class (08),
+# the server shutting down or restarting (57P01-57P03), too many connections (53300).
+_UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03", "53300")
+# Seconds a client is asked to wait before trying again: a restarting server is back within seconds.
+DATABASE_RETRY_AFTER = 5
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """
+    Whether `exc` says the database server cannot be reached (down, restarting, the connection cut):
+    a condition that passes, unlike a bug. Deadlocks, cancelled statements and the like are not it.
+    """
+    if isinstance(exc, InterfaceError | psycopg.InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError | psycopg.OperationalError):
+        return False
+    cause = exc if isinstance(exc, psycopg.Error) else exc.__cause__
+    state = getattr(cause, "sqlstate", None)
+    # No SQLSTATE: the client library itself lost or could not open the connection.
+    return state is None or state.startswith(_UNAVAILABLE_STATES)
+
+
+def database_unavailable_response() -> JsonResponse:
+    response = JsonResponse(
+        error_body("database_unavailable", _("The database cannot be reached at the moment; try again shortly.")),
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+    )
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER)
+    return response

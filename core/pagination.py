@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, pagination
 from rest_framework.response import Response
 
@@ -23,6 +24,13 @@ def estimated_count(queryset: QuerySet) -> int:
         plan = cursor.fetchone()[0]
     plan = json.loads(plan) if isinstance(plan, str) else plan
     return int(plan[0]["Plan"]["Plan Rows"])
+
+
+# The query parameters of a paginated list, for the views whose OpenAPI description is written by hand.
+PAGE_PARAMETERS = [
+    OpenApiParameter("page", {"type": "integer", "minimum": 1}),
+    OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": settings.GEOGRID_MAX_PAGE_SIZE}),
+]
 
 
 class CountingPaginator(Paginator):
@@ -88,6 +96,22 @@ class PageNumberPagination(pagination.PageNumberPagination):
         if self.page.paginator.estimated:
             body["count_estimated"] = True
         return Response(body)
+
+    def get_paginated_response_schema(self, schema):
+        paginated = super().get_paginated_response_schema(schema)
+        paginated["properties"]["count_estimated"] = {
+            "type": "boolean",
+            "description": "Present (true) when count is the planner's estimate of a large match.",
+        }
+        return paginated
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = 1
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"]["maximum"] = self.max_page_size
+        return parameters
 
 
 class JsonTextPagination(PageNumberPagination):

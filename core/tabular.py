@@ -8,14 +8,19 @@ import io
 import json
 import re
 import uuid
+import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import psycopg
+from django.conf import settings
 from django.db import DataError, connection, transaction
 from django.utils.translation import gettext as _
 from psycopg import sql as pgsql
+
+from core.files import UnsafeFile, check_archive, check_table_content, content_kind
 
 ERROR = "error"
 WARNING = "warning"
@@ -220,10 +225,19 @@ def stage_file(
         raise TableFileError("not_found", _("File %(path)s does not exist.") % {"path": path})
     if path.stat().st_size == 0:
         raise TableFileError("empty", _("The file is empty."))
+    with path.open("rb") as handle:
+        head = handle.read(65536)
+    try:
+        # What the content is, not what the name says: a workbook saved as .csv, binary data, a zip bomb.
+        kind = content_kind(head)
+        check_table_content(kind, path.suffix.lower(), path.name)
+        if kind == "zip":
+            check_archive(path, path.name)
+    except UnsafeFile as exc:
+        raise TableFileError(exc.kind, exc.message) from None
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         return _stage_xlsx(path, progress), []
-    with path.open("rb") as handle:
-        text_encoding = _sniff_encoding(handle.read(65536), encoding)
+    text_encoding = _sniff_encoding(head, encoding)
     with path.open(encoding=text_encoding, newline="") as handle:
         try:
             headers = _clean_headers(next(csv.reader(handle)))
@@ -241,7 +255,9 @@ def stage_file(
             with transaction.atomic(), connection.cursor() as cursor:
                 name = _create_staging(cursor, headers)
                 _copy_csv_fast(cursor, path, name, len(headers), pg_encoding, size, progress)
-            return StagedTable(name=name, headers=headers, rows=_count(name)), []
+                rows = _count(name)
+                _check_rows(rows)
+            return StagedTable(name=name, headers=headers, rows=rows), []
         except (DataError, psycopg.DataError) as exc:
             if "invalid byte sequence" in str(exc) or "character with byte sequence" in str(exc):
                 line = _line_of(exc)
@@ -261,6 +277,15 @@ def stage_file(
         except (csv.Error, UnicodeDecodeError) as exc:
             raise TableFileError("malformed", _("The CSV file is malformed: %(reason)s") % {"reason": exc}) from None
     return StagedTable(name=name, headers=headers, rows=_count(name)), ragged
+
+
+def _check_rows(rows: int) -> None:
+    if rows > settings.GEOGRID_MAX_IMPORT_ROWS:
+        raise TableFileError(
+            "too_many_rows",
+            _("The file has more than %(limit)d rows; split it into smaller files.")
+            % {"limit": settings.GEOGRID_MAX_IMPORT_ROWS},
+        )
 
 
 def _count(name: str) -> int:
@@ -308,6 +333,7 @@ def _copy_rows(
     width = len(headers)
     with cursor.cursor.copy(statement) as copy:
         for count, (line, row) in enumerate(rows, start=1):
+            _check_rows(count)
             if len(row) != width:
                 if ragged is not None:
                     ragged.append((count, line))
@@ -323,28 +349,44 @@ def _stage_xlsx(path: Path, progress: Progress) -> StagedTable:
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
+    except (InvalidFileException, *_BROKEN_WORKBOOK) as exc:
         raise TableFileError("unreadable", _("The spreadsheet cannot be read: %(reason)s") % {"reason": exc}) from None
     try:
-        sheet = workbook.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
-        first = next(rows, None)
-        if first is None:
-            raise TableFileError("empty", _("The spreadsheet is empty."))
-        headers = _clean_headers([str(v) if v is not None else "" for v in first])
-        with connection.cursor() as cursor:
-            name = _create_staging(cursor, headers)
-            _copy_rows(
-                cursor,
-                name,
-                headers,
-                ((i, [_cell(v) for v in r]) for i, r in enumerate(rows, start=2)),
-                sheet.max_row or 0,
-                progress,
-            )
-            cursor.execute(pgsql.SQL("SELECT count(*) FROM {}").format(pgsql.Identifier(name)).as_string(cursor.cursor))
+        return _stage_sheet(workbook, progress)
+    except _BROKEN_WORKBOOK as exc:
+        # A truncated or corrupt member shows only when its rows are read.
+        raise TableFileError("unreadable", _("The spreadsheet cannot be read: %(reason)s") % {"reason": exc}) from None
     finally:
         workbook.close()
+
+
+# What openpyxl raises for a workbook that is not one (not a zip, a member cut short or corrupt, broken XML).
+_BROKEN_WORKBOOK = (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError, TypeError, SyntaxError)
+
+
+def _stage_sheet(workbook, progress: Progress) -> StagedTable:
+    sheet = workbook.worksheets[0]
+    # A sheet states its size (its dimension), and openpyxl pads the rows up to it: a claim over the limit
+    # is refused at once. A claim too small would make openpyxl leave the rows past it out, silently: the
+    # rows are read to the sheet's real end instead (and counted), as wide as it claims.
+    claimed_rows, columns = sheet.max_row or 0, sheet.max_column
+    _check_rows(claimed_rows - 1)
+    sheet.reset_dimensions()
+    rows = sheet.iter_rows(max_col=columns, values_only=True)
+    first = next(rows, None)
+    if first is None:
+        raise TableFileError("empty", _("The spreadsheet is empty."))
+    headers = _clean_headers([str(v) if v is not None else "" for v in first])
+    with connection.cursor() as cursor:
+        name = _create_staging(cursor, headers)
+        _copy_rows(
+            cursor,
+            name,
+            headers,
+            ((i, [_cell(v) for v in r]) for i, r in enumerate(rows, start=2)),
+            claimed_rows,
+            progress,
+        )
     return StagedTable(name=name, headers=headers, rows=_count(name))
 
 

@@ -8,9 +8,9 @@ from django.http import FileResponse, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from accounts.api import reveal_personal_data
@@ -19,13 +19,15 @@ from accounts.models import Department, User
 from accounts.services import audit_event
 from boundaries.selectors import generation_get, unit_get
 from core.errors import ApiError
-from core.pagination import PageNumberPagination
+from core.files import SIGNATURES
+from core.pagination import PAGE_PARAMETERS, PageNumberPagination
+from core.parsers import JSONParser
 from core.personal import mask_phone
 from incidents import selectors, services
 from incidents.models import Attachment, Category, Incident, Priority, Source, Status, VisitLog
 from incidents.workflow import ACTIONS, actions_for
 from residents.api import CodeListField, NearField, PointInputField
-from residents.exports import xlsx_bytes
+from residents.exports import XLSX_CONTENT_TYPE, xlsx_bytes
 from residents.models import Household, Resident
 
 VIEW = "incidents.view_incident"
@@ -174,7 +176,7 @@ def _filters(request) -> dict:
     return {k: v for k, v in query.validated_data.items() if v not in (None, "", [])}
 
 
-INCIDENT_PARAMETERS = (
+INCIDENT_FILTERS = (
     [
         OpenApiParameter(n, str)
         for n in (
@@ -191,9 +193,10 @@ INCIDENT_PARAMETERS = (
             "resolved_before",
         )
     ]
-    + [OpenApiParameter(n, int) for n in ("assignee", "reporter", "page", "page_size")]
+    + [OpenApiParameter(n, int) for n in ("assignee", "reporter")]
     + [OpenApiParameter("overdue", bool), OpenApiParameter("supervised", bool)]
 )
+INCIDENT_PARAMETERS = [*INCIDENT_FILTERS, *PAGE_PARAMETERS]
 
 
 class IncidentListApi(ScopedAPIView):
@@ -266,12 +269,20 @@ class IncidentActionApi(ScopedAPIView):
     required_permission = VIEW
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
-    @extend_schema(request=ActionSerializer, responses={200: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT})
+    @extend_schema(
+        request=ActionSerializer,
+        responses={
+            200: OpenApiTypes.OBJECT,
+            409: OpenApiResponse(
+                description="Not possible now: `error.fields` gives the status, version and allowed actions."
+            ),
+        },
+    )
     def post(self, request, incident_id: int, action: str):
         if action not in ACTIONS:
             raise ApiError(_("Unknown action %(name)s.") % {"name": action}, code="not_found", status_code=404)
-        incident = selectors.incident_get(scope=self.scope, incident_id=incident_id)
-        if incident is None:
+        # Only whether the case is in scope: the transition locks and reads the row itself.
+        if not selectors.incident_exists(scope=self.scope, incident_id=incident_id):
             raise ApiError(_("No such incident."), code="not_found", status_code=404)
         data = ActionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -284,7 +295,7 @@ class IncidentActionApi(ScopedAPIView):
         services.incident_transition(
             scope=self.scope,
             actor=request.user,
-            incident_id=incident.pk,
+            incident_id=incident_id,
             action=action,
             version=values.get("version"),
             note=values["note"],
@@ -296,7 +307,7 @@ class IncidentActionApi(ScopedAPIView):
             satisfaction=values.get("satisfaction"),
             files=values["files"],
         )
-        return Response(incident_detail(self, selectors.incident_get(scope=self.scope, incident_id=incident.pk)))
+        return Response(incident_detail(self, selectors.incident_get(scope=self.scope, incident_id=incident_id)))
 
 
 class DuplicateQuerySerializer(serializers.Serializer):
@@ -380,7 +391,7 @@ class IncidentExportApi(ScopedAPIView):
 
     required_permission = "incidents.export_incident"
 
-    @extend_schema(parameters=INCIDENT_PARAMETERS, responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(parameters=INCIDENT_FILTERS, responses={(200, XLSX_CONTENT_TYPE): OpenApiTypes.BINARY})
     def get(self, request):
         filters = _filters(request)
         incidents = selectors.incident_list(scope=self.scope, **filters)
@@ -413,9 +424,7 @@ class IncidentExportApi(ScopedAPIView):
             remote_addr=client_ip(request),
             data={"format": "xlsx", "filters": {k: str(v) for k, v in filters.items()}},
         )
-        response = HttpResponse(
-            content, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        )
+        response = HttpResponse(content, content_type=XLSX_CONTENT_TYPE)
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
         response["Content-Disposition"] = f'attachment; filename="incidents-{stamp}.xlsx"'
         return response
@@ -424,7 +433,7 @@ class IncidentExportApi(ScopedAPIView):
 class AttachmentApi(ScopedAPIView):
     """A photo or file, for those who may see its incident or visit log."""
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(responses={(200, content_type): OpenApiTypes.BINARY for _head, content_type, _ext in SIGNATURES})
     def get(self, request, token: str):
         attachment = Attachment.objects.filter(token=token).select_related("incident", "visit_log").first()
         visible = attachment is not None and (
@@ -440,10 +449,14 @@ class AttachmentApi(ScopedAPIView):
 
 
 class CategoryListApi(ScopedAPIView):
-    @extend_schema(
-        parameters=[OpenApiParameter("family", str, enum=["event", "component"])], responses={200: OpenApiTypes.OBJECT}
-    )
+    class QuerySerializer(serializers.Serializer):
+        # Empty, like omitted, means every family (as DRF reads an empty query value).
+        family = serializers.ChoiceField(choices=["event", "component"], required=False, allow_blank=True)
+
+    @extend_schema(parameters=[QuerySerializer], responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
+        query = self.QuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
         return Response(
             {
                 "results": [
@@ -458,7 +471,7 @@ class CategoryListApi(ScopedAPIView):
                         "default_priority": c.default_priority,
                         "default_department": getattr(c.default_department, "code", None),
                     }
-                    for c in selectors.category_list(family=request.query_params.get("family"))
+                    for c in selectors.category_list(family=query.validated_data.get("family"))
                 ]
             }
         )
@@ -467,12 +480,14 @@ class CategoryListApi(ScopedAPIView):
 class NotificationListApi(ScopedAPIView):
     """The caller's notifications, newest first; POST marks them read."""
 
-    @extend_schema(parameters=[OpenApiParameter("unread", bool)], responses={200: OpenApiTypes.OBJECT})
+    class QuerySerializer(serializers.Serializer):
+        unread = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+    @extend_schema(parameters=[QuerySerializer, *PAGE_PARAMETERS], responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
-        unread = request.query_params.get("unread")
-        notifications = selectors.notification_list(
-            user=request.user, unread=None if unread is None else unread.lower() in ("1", "true", "yes")
-        )
+        query = self.QuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        notifications = selectors.notification_list(user=request.user, unread=query.validated_data["unread"])
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(notifications, request, view=self)
         return paginator.get_paginated_response(
@@ -546,6 +561,7 @@ class VisitLogListApi(ScopedAPIView):
             OpenApiParameter("under", str),
             OpenApiParameter("since", str),
             OpenApiParameter("until", str),
+            *PAGE_PARAMETERS,
         ],
         responses={200: OpenApiTypes.OBJECT},
         operation_id="visit_logs_list",

@@ -118,6 +118,10 @@ def incident_get(*, scope: Scope, incident_id: int) -> Incident | None:
     )
 
 
+def incident_exists(*, scope: Scope, incident_id: int) -> bool:
+    return Incident.objects.filter(incident_scope_q(scope), pk=incident_id).exists()
+
+
 def incident_get_by_number(*, scope: Scope, number: str) -> Incident | None:
     return Incident.objects.filter(incident_scope_q(scope), number=number).first()
 

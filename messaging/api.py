@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
 
-from accounts.auth import ScopedAPIView
+from accounts.auth import ClientAddressThrottle, ScopedAPIView
 from core.errors import ApiError, error_body
-from core.pagination import PageNumberPagination
+from core.pagination import PAGE_PARAMETERS, PageNumberPagination
 from core.personal import mask_phone
 from messaging import selectors, services
 from messaging.models import Broadcast, Message
@@ -25,8 +27,25 @@ TIMESTAMP_HEADER = "HTTP_X_SMS_TIMESTAMP"
 SIGNATURE_HEADER = "HTTP_X_SMS_SIGNATURE"
 
 
+class GatewayThrottle(ClientAddressThrottle, SimpleRateThrottle):
+    """The gateway's posts, by address: a flood is refused before any signature is computed."""
+
+    scope = "sms_gateway"
+
+    def get_rate(self):
+        return settings.GEOGRID_SMS_GATEWAY_RATE
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
 def _signed_json(request):
     """The request's JSON body once its signature is checked; or the JsonResponse refusing it."""
+    throttle = GatewayThrottle()
+    if not throttle.allow_request(request, None):
+        response = JsonResponse(error_body("throttled", _("Too many requests; try again later.")), status=429)
+        response["Retry-After"] = str(int(throttle.wait() or 0) + 1)
+        return None, response
     try:
         services.signature_check(
             timestamp=request.META.get(TIMESTAMP_HEADER),
@@ -37,7 +56,7 @@ def _signed_json(request):
         return None, JsonResponse(error_body(exc.code, exc), status=401 if exc.code != "not_configured" else 503)
     try:
         payload = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None, JsonResponse(error_body("invalid", _("The body is not JSON.")), status=400)
     if not isinstance(payload, dict):
         return None, JsonResponse(error_body("invalid", _("The body is not a JSON object.")), status=400)
@@ -153,7 +172,10 @@ class MessageListApi(ScopedAPIView):
     """The SMS log of the caller's jurisdiction, newest first; phone numbers masked."""
 
     @extend_schema(
-        parameters=[OpenApiParameter(name, str) for name in ("direction", "kind", "state", "under", "broadcast")],
+        parameters=[
+            *[OpenApiParameter(name, str) for name in ("direction", "kind", "state", "under", "broadcast")],
+            *PAGE_PARAMETERS,
+        ],
         responses={200: OpenApiTypes.OBJECT},
         operation_id="sms_messages_list",
     )
@@ -180,7 +202,7 @@ class BroadcastListApi(ScopedAPIView):
         tag = serializers.SlugField()
         unit_code = serializers.RegexField(r"^[0-9]{6,15}$")
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT}, operation_id="sms_broadcasts_list")
+    @extend_schema(parameters=PAGE_PARAMETERS, responses={200: OpenApiTypes.OBJECT}, operation_id="sms_broadcasts_list")
     def get(self, request):
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(selectors.broadcast_list(scope=self.scope), request, view=self)
@@ -199,17 +221,19 @@ class BroadcastListApi(ScopedAPIView):
 class BroadcastPreviewApi(ScopedAPIView):
     """How many numbers a broadcast to a tag under a unit would reach, before drafting it."""
 
+    class QuerySerializer(serializers.Serializer):
+        tag = serializers.SlugField()
+        unit_code = serializers.RegexField(r"^[0-9]{6,15}$")
+
     @extend_schema(
-        parameters=[OpenApiParameter("tag", str, required=True), OpenApiParameter("unit_code", str, required=True)],
+        parameters=[QuerySerializer],
         responses={200: OpenApiTypes.OBJECT},
         operation_id="sms_broadcasts_preview",
     )
     def get(self, request):
-        preview = selectors.broadcast_preview(
-            scope=self.scope,
-            tag=request.query_params.get("tag", ""),
-            unit_code=request.query_params.get("unit_code", ""),
-        )
+        query = self.QuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        preview = selectors.broadcast_preview(scope=self.scope, **query.validated_data)
         return Response(preview)
 
 
@@ -222,15 +246,26 @@ class BroadcastDetailApi(ScopedAPIView):
         return Response(broadcast_row(broadcast))
 
 
+STATE_CONFLICT = OpenApiResponse(description="Not possible in the broadcast's state, given in `error.fields.state`.")
+
+
 class BroadcastApproveApi(ScopedAPIView):
-    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT}, operation_id="sms_broadcasts_approve")
+    @extend_schema(
+        request=None,
+        responses={200: OpenApiTypes.OBJECT, 409: STATE_CONFLICT},
+        operation_id="sms_broadcasts_approve",
+    )
     def post(self, request, broadcast_id: int):
         broadcast = services.broadcast_approve(scope=self.scope, actor=request.user, broadcast_id=broadcast_id)
         return Response(broadcast_row(broadcast))
 
 
 class BroadcastSendApi(ScopedAPIView):
-    @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT}, operation_id="sms_broadcasts_send")
+    @extend_schema(
+        request=None,
+        responses={202: OpenApiTypes.OBJECT, 409: STATE_CONFLICT},
+        operation_id="sms_broadcasts_send",
+    )
     def post(self, request, broadcast_id: int):
         broadcast = services.broadcast_send(scope=self.scope, actor=request.user, broadcast_id=broadcast_id)
         broadcast.refresh_from_db()

@@ -83,7 +83,7 @@ def broadcast_preview(*, scope: Scope, tag: str, unit_code: str) -> dict:
     if attention_tag is None:
         raise ValidationError({"tag": [_("Unknown resident tag %(tag)s.") % {"tag": tag}]})
     if not scope.sees(unit_code):
-        raise ValidationError({"unit": [_("The unit lies outside your jurisdiction.")]})
+        raise ValidationError({"unit_code": [_("The unit lies outside your jurisdiction.")]})
     everyone = broadcast_recipients(tag=attention_tag, unit_code=unit_code, honour_opt_out=False)
     reachable = broadcast_recipient_count(tag=attention_tag, unit_code=unit_code)
     numbers = everyone.values("phone_index").distinct().count()

@@ -123,9 +123,10 @@ def message_queue(
         unit_code=unit_code,
     )
     if deliver_later:
+        from jobs.services import task_enqueue
         from messaging.tasks import message_deliver_task
 
-        transaction.on_commit(lambda: message_deliver_task.delay(message.pk))
+        task_enqueue(message_deliver_task, message.pk)
     return message
 
 
@@ -427,7 +428,7 @@ def _appeal_create(*, message: Message, text: str, resident) -> Incident:
 
 def _broadcast_check(scope: Scope, unit_code: str) -> None:
     if not scope.sees(unit_code):
-        raise ValidationError({"unit": [_("The unit lies outside your jurisdiction.")]})
+        raise ValidationError({"unit_code": [_("The unit lies outside your jurisdiction.")]})
 
 
 @transaction.atomic
@@ -486,9 +487,10 @@ def broadcast_send(*, scope: Scope, actor, broadcast_id: int) -> Broadcast:
         raise _conflict(broadcast, _("A broadcast is sent once, after it has been approved."))
     broadcast.state = Broadcast.State.SENDING
     broadcast.save(update_fields=["state"])
+    from jobs.services import task_enqueue
     from messaging.tasks import broadcast_deliver_task
 
-    transaction.on_commit(lambda: broadcast_deliver_task.delay(broadcast.pk))
+    task_enqueue(broadcast_deliver_task, broadcast.pk)
     return broadcast
 
 
@@ -501,8 +503,11 @@ def broadcast_deliver(*, broadcast_id: int) -> Broadcast:
     if broadcast.state != Broadcast.State.SENDING:
         return broadcast
     rate = float(getattr(settings, "GEOGRID_SMS_BROADCAST_RATE", 10))
+    # Started again after its worker was lost: a message stored but not yet handed over goes first.
+    for left in broadcast.messages.filter(state=Message.State.QUEUED).order_by("pk").values_list("pk", flat=True):
+        message_deliver(message_id=left)
     done = set(broadcast.messages.values_list("phone_index", flat=True))
-    sent = failed = skipped = 0
+    skipped = 0
     first = True
     for resident in broadcast_recipients(tag=broadcast.tag, unit_code=broadcast.unit_code, honour_opt_out=False):
         if resident.phone_index in done:
@@ -523,14 +528,12 @@ def broadcast_deliver(*, broadcast_id: int) -> Broadcast:
             unit_code=resident.unit_code,
             deliver_later=False,
         )
-        message = message_deliver(message_id=message.pk)
-        if message.state == Message.State.FAILED:
-            failed += 1
-        else:
-            sent += 1
+        message_deliver(message_id=message.pk)
+    # Counted from the messages, so a broadcast resumed after a lost worker counts the first run's too.
+    failed = broadcast.messages.filter(state=Message.State.FAILED).count()
     Broadcast.objects.filter(pk=broadcast.pk).update(
         state=Broadcast.State.DONE,
-        sent_count=sent,
+        sent_count=broadcast.messages.count() - failed,
         failed_count=failed,
         skipped_count=skipped,
         finished_at=timezone.now(),

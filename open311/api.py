@@ -16,9 +16,9 @@ from django.utils.translation import gettext as _
 from rest_framework import exceptions
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
+from accounts.auth import AnonRateThrottle
 from core.coords import CoordinateError, parse_lon_lat
 from core.errors import ApiError
 from open311 import selectors, services
@@ -37,7 +37,19 @@ class Open311Throttle(AnonRateThrottle):
     scope = "open311"
 
     def get_rate(self):
-        return getattr(settings, "GEOGRID_OPEN311_RATE", "600/min")
+        return settings.GEOGRID_OPEN311_RATE
+
+
+class Open311PostThrottle(Open311Throttle):
+    """Posting a request opens a case for staff to handle: a tighter rate on top of the shared one."""
+
+    scope = "open311_post"
+
+    def get_rate(self):
+        return settings.GEOGRID_OPEN311_POST_RATE
+
+    def allow_request(self, request, view):
+        return request.method != "POST" or super().allow_request(request, view)
 
 
 class Open311Api(APIView):
@@ -47,7 +59,7 @@ class Open311Api(APIView):
     schema = None
     authentication_classes = ()
     permission_classes = (AllowAny,)
-    throttle_classes = (Open311Throttle,)
+    throttle_classes = (Open311Throttle, Open311PostThrottle)
     parser_classes = (FormParser, MultiPartParser)
 
     def handle_exception(self, exc):

@@ -20,8 +20,8 @@ from boundaries.api import BboxField
 from boundaries.selectors import generation_get, unit_get
 from core.coords import SUPPORTED_CRS, CoordinateError, parse_lon_lat
 from core.errors import ApiError
-from core.geojson import feature_collection_response
-from core.pagination import PageNumberPagination
+from core.geojson import GEOJSON_CONTENT_TYPE, feature_collection_response
+from core.pagination import PAGE_PARAMETERS, PageNumberPagination
 from core.personal import mask_id_number, mask_phone
 from residents import exports, selectors, services
 from residents.models import Gender, HousingType, Relation, ResidenceStatus, Source
@@ -191,15 +191,11 @@ def _query(serializer_class, request) -> dict:
     return {key: value for key, value in query.validated_data.items() if value not in (None, [], "")}
 
 
-HOUSEHOLD_PARAMETERS = [
+HOUSEHOLD_FILTERS = [
     OpenApiParameter(name, str)
     for name in ("under", "tags", "housing_type", "source", "q", "name", "id_number", "phone", "bbox", "near")
-] + [
-    OpenApiParameter("unassigned", bool),
-    OpenApiParameter("radius", float),
-    OpenApiParameter("page", int),
-    OpenApiParameter("page_size", int),
-]
+] + [OpenApiParameter("unassigned", bool), OpenApiParameter("radius", float)]
+HOUSEHOLD_PARAMETERS = [*HOUSEHOLD_FILTERS, *PAGE_PARAMETERS]
 
 
 class HouseholdListApi(ScopedAPIView):
@@ -407,7 +403,8 @@ class BuildingListApi(ScopedAPIView):
     required_permission = VIEW_HOUSEHOLDS
 
     @extend_schema(
-        parameters=[OpenApiParameter("q", str), OpenApiParameter("bbox", str)], responses={200: OpenApiTypes.OBJECT}
+        parameters=[OpenApiParameter("q", str), OpenApiParameter("bbox", str), *PAGE_PARAMETERS],
+        responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request):
         bbox = None
@@ -465,7 +462,7 @@ def _export_response(view, *, what: str, file_format: str, columns, rows, featur
     elif file_format == "xlsx":
         response = HttpResponse(
             exports.xlsx_bytes(columns, rows, what),
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            content_type=exports.XLSX_CONTENT_TYPE,
         )
     else:
         response = feature_collection_response(features.iterator(chunk_size=2000), {"count": count}, stream=True)
@@ -473,12 +470,23 @@ def _export_response(view, *, what: str, file_format: str, columns, rows, featur
     return response
 
 
+def _format_parameter(*formats: str) -> OpenApiParameter:
+    return OpenApiParameter("file_format", str, OpenApiParameter.PATH, enum=list(formats))
+
+
 class HouseholdExportApi(ScopedAPIView):
     """Households in scope (with the list's filters) as CSV, XLSX or GeoJSON; the export is audited."""
 
     required_permission = "residents.export_household"
 
-    @extend_schema(parameters=HOUSEHOLD_PARAMETERS, responses={(200, "text/csv"): OpenApiTypes.BINARY})
+    @extend_schema(
+        parameters=[*HOUSEHOLD_FILTERS, _format_parameter("csv", "xlsx", "geojson")],
+        responses={
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            (200, exports.XLSX_CONTENT_TYPE): OpenApiTypes.BINARY,
+            (200, GEOJSON_CONTENT_TYPE): OpenApiTypes.OBJECT,
+        },
+    )
     def get(self, request, file_format: str):
         filters = _query(HouseholdQuerySerializer, request)
         households = selectors.household_list(scope=self.scope, **filters)
@@ -499,7 +507,10 @@ class ResidentExportApi(ScopedAPIView):
 
     required_permission = "residents.export_household"
 
-    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.BINARY})
+    @extend_schema(
+        parameters=[_format_parameter("csv", "xlsx")],
+        responses={(200, "text/csv"): OpenApiTypes.BINARY, (200, exports.XLSX_CONTENT_TYPE): OpenApiTypes.BINARY},
+    )
     def get(self, request, file_format: str):
         if file_format == "geojson":
             raise ApiError(_("Residents are exported as CSV or XLSX."), code="not_found", status_code=404)

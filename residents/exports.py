@@ -15,6 +15,7 @@ from core.personal import mask_id_number, mask_phone
 
 # Excel's limit, less the header row.
 XLSX_MAX_ROWS = 1_048_575
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 HOUSEHOLD_COLUMNS = [
     ("id", _("ID")),

@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.utils.translation import gettext as _
 from psycopg import sql as pgsql
 
+from boundaries.selectors import generation_active_held
 from boundaries.services import points_assign_units
 from core import crypto
 from core.coords import SUPPORTED_CRS, to_wgs84_array
@@ -166,11 +167,11 @@ def household_import(
             staged, ragged = stage_file(path, encoding=options.encoding, progress=progress)
         except TableFileError as exc:
             report.add(exc.kind, exc.message)
-            return report
+            return _refused(report)
         report.rows = staged.rows
         if staged.rows == 0:
             report.add("empty", _("The file has a header but no rows."))
-            return report
+            return _refused(report)
         columns, problems = resolve_columns(staged.headers, COLUMN_ALIASES, options.mapping)
         for message in problems:
             report.add("mapping", message)
@@ -184,7 +185,7 @@ def household_import(
                 % {"names": ", ".join(missing), "headers": ", ".join(staged.headers)},
             )
         if report.errors:
-            return report
+            return _refused(report)
         run = _Run(staged=staged, columns=columns, options=options, report=report, scope=scope, ragged=ragged)
         with connection.cursor() as cursor:
             progress("checking", 0, 4)
@@ -215,6 +216,12 @@ def household_import(
             staged.drop()
         if not report.committed:
             transaction.set_rollback(True)
+    return report
+
+
+def _refused(report: TableReport) -> TableReport:
+    """Ends an import that stopped early: nothing it did stays behind, its staging table included."""
+    transaction.set_rollback(True)
     return report
 
 
@@ -359,6 +366,8 @@ def _place(cursor, run: _Run) -> None:
         geom_column="geom",
         where="p.geom IS NOT NULL",
         reset=False,
+        # Held until the import commits: an activation of a redrawn grid waits, and then moves these too.
+        generation=generation_active_held(),
     )
     if not run.scope.is_global:
         prefixes = sorted(run.scope.capture_prefixes)
@@ -454,7 +463,7 @@ def building_import(
             staged, ragged = stage_file(path, encoding=encoding, progress=progress)
         except TableFileError as exc:
             report.add(exc.kind, exc.message)
-            return report
+            return _refused(report)
         report.rows = staged.rows
         columns, problems = resolve_columns(staged.headers, BUILDING_ALIASES)
         missing = [name for name in ("ref", "address", "lon", "lat") if name not in columns]
@@ -462,7 +471,7 @@ def building_import(
             report.add("mapping", message)
         if missing:
             report.add("missing_columns", _("Required columns are missing: %(names)s.") % {"names": ", ".join(missing)})
-            return report
+            return _refused(report)
         for row, line in ragged:
             report.add("ragged", MESSAGES["ragged"](line), row=row)
         table = f"import_buildings_{uuid.uuid4().hex[:12]}"

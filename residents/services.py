@@ -14,11 +14,13 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.services import audit_event
-from boundaries.selectors import point_units
+from boundaries.selectors import generation_active_held, point_units
 from core.crypto import blind_index
+from core.files import check_table_upload
 from core.personal import id_number_birth_date, id_number_gender, id_number_validate, phone_validate
 from core.scope import Scope
 from core.tabular import TableReport
+from jobs.services import task_enqueue
 from residents.models import AttentionTag, Household, ImportJob, Resident
 from residents.tasks import run_household_import
 
@@ -38,7 +40,8 @@ def _check_capture(scope: Scope, unit_code: str) -> None:
 
 
 def _place(scope: Scope, location: Point) -> tuple[str, str]:
-    grid_code, unit_code = point_units(point=location)
+    # Held: a household written while a redrawn grid is activated must not land in a cell it retires.
+    grid_code, unit_code = point_units(point=location, generation=generation_active_held())
     if not scope.captures(unit_code):
         raise ValidationError({"location": [_("The point lies outside your jurisdiction.")]})
     return grid_code, unit_code
@@ -68,6 +71,9 @@ def household_create(*, scope: Scope, location: Point, address: str, tags: Itera
 def household_update(*, scope: Scope, household: Household, tags: Iterable[str] | None = None, **changes) -> Household:
     """Changes a household; a new point moves it (and its residents) to the cell it now lies in."""
     _check_capture(scope, household.unit_code)
+    if "location" in changes:
+        # The generation before the row, in the order an activation takes them: the other way round they deadlock.
+        generation_active_held()
     household = Household.objects.select_for_update().get(pk=household.pk)
     location = changes.pop("location", None)
     for name, value in changes.items():
@@ -147,8 +153,11 @@ def resident_create(
     personal = _personal_fields(id_number=id_number, phone=phone, gender=gender, birth_date=birth_date, exclude_pk=None)
     if fields.get("relation") == "head" and household.residents.filter(relation="head").exists():
         raise ValidationError({"relation": [_("The household already has a head.")]})
+    # The household's unit as stored once no activation is under way (one may have just moved it).
+    generation_active_held()
+    unit_code = Household.objects.filter(pk=household.pk).values_list("unit_code", flat=True).first()
     resident = Resident.objects.create(
-        household=household, name=name, unit_code=household.unit_code, **personal, **fields
+        household=household, name=name, unit_code=unit_code or household.unit_code, **personal, **fields
     )
     resident.tags.set(_tags(tags, AttentionTag.AppliesTo.RESIDENT))
     _refresh_size(household)
@@ -189,20 +198,12 @@ def resident_delete(*, scope: Scope, resident: Resident) -> None:
     _refresh_size(household)
 
 
-IMPORT_SUFFIXES = (".csv", ".xlsx")
-
-
 def import_job_create(*, scope: Scope, actor, upload, options: dict) -> ImportJob:
     """Keeps an uploaded file privately and starts its import as a background task."""
     if not scope.has("residents.import_household"):
         raise PermissionDenied(_("You may not import households."))
-    suffix = Path(upload.name).suffix.lower()
-    if suffix not in IMPORT_SUFFIXES:
-        raise ValidationError({"file": [_("Upload a .csv or .xlsx file.")]})
-    if upload.size > settings.GEOGRID_MAX_UPLOAD_MB * 1024 * 1024:
-        raise ValidationError(
-            {"file": [_("The file is larger than %(mb)d MB.") % {"mb": settings.GEOGRID_MAX_UPLOAD_MB}]}
-        )
+    # Type from the content, size, and an XLSX's archive limits: refused now, before it is stored.
+    suffix = check_table_upload(upload, field="file")
     directory = Path(settings.GEOGRID_PRIVATE_ROOT) / "imports"
     directory.mkdir(parents=True, exist_ok=True)
     # The stored name is ours: nothing of the uploaded name reaches the file system.
@@ -210,8 +211,9 @@ def import_job_create(*, scope: Scope, actor, upload, options: dict) -> ImportJo
     with stored.open("wb") as out:
         for chunk in upload.chunks():
             out.write(chunk)
-    job = ImportJob.objects.create(
-        file_name=Path(upload.name).name[:200], stored_path=str(stored), options=options, created_by=actor
-    )
-    transaction.on_commit(lambda: run_household_import.delay(job.pk))
+    with transaction.atomic():  # the job and its task are recorded together
+        job = ImportJob.objects.create(
+            file_name=Path(upload.name).name[:200], stored_path=str(stored), options=options, created_by=actor
+        )
+        task_enqueue(run_household_import, job.pk)
     return job

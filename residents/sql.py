@@ -64,13 +64,14 @@ VALUE_CHECKS = [
             CASE WHEN looks_swapped THEN r.lon || ', ' || r.lat
                  WHEN abs(r.lon_num) > 180 THEN r.lon ELSE r.lat END
         FROM {{rows}} r
-        CROSS JOIN (SELECT ST_Extent(geom) AS box FROM boundaries_gridunit
+        -- ST_Extent is a box2d, without the SRID the points carry.
+        CROSS JOIN (SELECT ST_SetSRID(ST_Extent(geom)::geometry, 4326) AS box FROM boundaries_gridunit
                     WHERE level = 1 AND generation_high_id IS NULL) grid
         CROSS JOIN LATERAL (SELECT
             (abs(r.lat_num) > 90 AND abs(r.lat_num) <= 180 AND abs(r.lon_num) <= 90)
             OR (grid.box IS NOT NULL AND abs(r.lat_num) <= 90 AND abs(r.lon_num) <= 90
-                AND NOT ST_Intersects(grid.box::geometry, ST_SetSRID(ST_MakePoint(r.lon_num, r.lat_num), 4326))
-                AND ST_Intersects(grid.box::geometry, ST_SetSRID(ST_MakePoint(r.lat_num, r.lon_num), 4326)))
+                AND NOT ST_Intersects(grid.box, ST_SetSRID(ST_MakePoint(r.lon_num, r.lat_num), 4326))
+                AND ST_Intersects(grid.box, ST_SetSRID(ST_MakePoint(r.lat_num, r.lon_num), 4326)))
             AS looks_swapped) s
         WHERE {_HOUSEHOLD_ROW} AND r.lon_num IS NOT NULL AND r.lat_num IS NOT NULL
           AND (looks_swapped OR abs(r.lon_num) > 180 OR abs(r.lat_num) > 90)""",

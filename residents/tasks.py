@@ -6,9 +6,12 @@ from pathlib import Path
 from celery import shared_task
 from django.core.cache import cache
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.selectors import scope_for_user
 from core.personal import scrub
+from geogrid.celery import TRANSIENT_ERRORS
+from jobs.services import task_lock
 from residents.importing import household_import, import_options
 from residents.models import ImportJob
 
@@ -17,9 +20,25 @@ def progress_key(job_id: int) -> str:
     return f"geogrid:import-job:{job_id}:progress"
 
 
-@shared_task(acks_late=True)
-def run_household_import(job_id: int) -> None:
-    job = ImportJob.objects.select_related("created_by").get(pk=job_id)
+# Seconds before an import another worker holds is looked at again (that worker may yet die).
+BUSY_RETRY_SECONDS = 30
+
+
+@shared_task(bind=True)
+def run_household_import(self, job_id: int) -> None:
+    # The import is one transaction, so a worker lost mid-way wrote nothing; the job's lock and status
+    # make a task delivered again run it once more only if it did not finish.
+    with task_lock("household-import", job_id) as mine:
+        if not mine:
+            raise self.retry(countdown=BUSY_RETRY_SECONDS)
+        job = ImportJob.objects.select_related("created_by").get(pk=job_id)
+        if job.status in (ImportJob.Status.DONE, ImportJob.Status.FAILED):
+            return
+        _run(self, job)
+
+
+def _run(task, job: ImportJob) -> None:
+    job_id = job.pk
     ImportJob.objects.filter(pk=job_id).update(status=ImportJob.Status.RUNNING)
     last = [0.0]
 
@@ -50,12 +69,13 @@ def run_household_import(job_id: int) -> None:
                 source=job.file_name,
                 rejects_to=rejects,
             )
+    except TRANSIENT_ERRORS:
+        if task.request.retries < task.max_retries:
+            raise  # tried again later (GeoGridTask); the job stays running
+        _failed(job_id, _("The database stayed unreachable; start the import again."))
+        raise
     except Exception as exc:
-        ImportJob.objects.filter(pk=job_id).update(
-            status=ImportJob.Status.FAILED,
-            finished_at=timezone.now(),
-            report={"ok": False, "errors": [{"kind": "failed", "message": scrub(str(exc))[:500]}]},
-        )
+        _failed(job_id, str(exc))
         raise
     ImportJob.objects.filter(pk=job_id).update(
         status=ImportJob.Status.DONE,
@@ -63,4 +83,12 @@ def run_household_import(job_id: int) -> None:
         report=report.as_dict(),
         rejects_path=str(rejects_path) if report.bad_rows else "",
         stage="done",
+    )
+
+
+def _failed(job_id: int, reason: str) -> None:
+    ImportJob.objects.filter(pk=job_id).update(
+        status=ImportJob.Status.FAILED,
+        finished_at=timezone.now(),
+        report={"ok": False, "errors": [{"kind": "failed", "message": scrub(str(reason))[:500]}]},
     )

@@ -85,6 +85,11 @@ def small_city(generation):
     East street: community 110101002001 with grids 001 (south) and 002 (north); grid 001 has a
     hole that is an island of grid 002.
     """
+    return build_small_city(generation)
+
+
+def build_small_city(generation) -> dict:
+    """The units of the small_city fixture, for fixtures of a wider scope."""
     units = {}
 
     def add(code, name, level, geom):
@@ -182,6 +187,11 @@ MAN_1880 = "440524188001010014"
 @pytest.fixture
 def population(small_city):
     """Two households in the west street (one with three residents), one in the east street."""
+    return build_population()
+
+
+def build_population() -> dict:
+    """The households of the population fixture (on the small city), for fixtures of a wider scope."""
     everything = Scope.everything()
     west = household_create(
         scope=everything,

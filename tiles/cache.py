@@ -33,5 +33,5 @@ def get(key: str) -> bytes | None:
     return cache.get(key)
 
 
-def put(key: str, tile: bytes) -> None:
-    cache.set(key, tile, settings.GEOGRID_TILE_CACHE_SECONDS)
+def put(key: str, tile: bytes, seconds: int | None = None) -> None:
+    cache.set(key, tile, settings.GEOGRID_TILE_CACHE_SECONDS if seconds is None else seconds)

@@ -55,6 +55,10 @@ def tile(request, layer: str, z: int, x: int, y: int):
         "ETag": etag,
         "Cache-Control": f"private, max-age={settings.GEOGRID_TILE_MAX_AGE}",
         "Vary": "Authorization, Cookie",
+        # For a reverse proxy caching per credential (README, "Tiles behind a cache"): only a URL naming the
+        # viewer's current scope (`s`, from TileJSON) may be kept, so a narrowed scope is never served
+        # from tiles cached under the old one.
+        "X-Accel-Expires": str(settings.GEOGRID_TILE_MAX_AGE if request.GET.get("s") == scope.cache_key else 0),
     }
     if request.headers.get("If-None-Match") == etag:
         return HttpResponse(status=304, headers=headers)
@@ -75,8 +79,11 @@ def tilejson(request, layer: str):
     scope = _scope(request)
     if scope is None:
         return _error("not_authenticated", _("Sign in or send an API token."), 401)
-    query = request.GET.urlencode()
-    template = request.build_absolute_uri(f"/tiles/{layer}/") + "{z}/{x}/{y}.mvt" + (f"?{query}" if query else "")
+    query = request.GET.copy()
+    # The tile URLs name the viewer's scope, so a cache keyed on URL and credential holds each scope's tiles
+    # apart, and tiles cached before the viewer's units changed are not asked for again.
+    query["s"] = scope.cache_key
+    template = request.build_absolute_uri(f"/tiles/{layer}/") + "{z}/{x}/{y}.mvt?" + query.urlencode()
     return JsonResponse(
         {
             "tilejson": "3.0.0",

@@ -78,6 +78,8 @@ def app_context(*, request, scope: Scope, page: str) -> dict:
         "basemap": {"url": settings.GEOGRID_BASEMAP_URL, "attribution": settings.GEOGRID_BASEMAP_ATTRIBUTION},
         "input_crs": settings.GEOGRID_INPUT_CRS,
         "refresh_seconds": settings.GEOGRID_WALL_REFRESH_SECONDS,
+        # Named in tile URLs, so a proxy caching tiles per URL and credential keeps scopes apart (tiles.views).
+        "tile_scope": scope.cache_key,
     }
     return {
         "page": page,

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "messaging",
     "open311",
     "ogcapi",
+    "jobs",
 ]
 
 AUTH_USER_MODEL = "accounts.User"
@@ -60,11 +61,16 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 MIDDLEWARE = [
+    # First: it turns a view's lost database connection into a 503 after every other middleware has seen it.
+    "core.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "core.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before anything reads a body (CsrfViewMiddleware reads forms): oversized requests answer 413 unread.
+    "core.security.RequestSizeLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -102,6 +108,22 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Read replicas (streaming standbys of DATABASE_URL), comma-separated URLs: web reads go to them, writes and
+# transactions to the primary (geogrid/dbrouter.py). None: everything on the primary, and no router.
+GEOGRID_DATABASE_REPLICAS = []
+for _number, _url in enumerate(env.list("DATABASE_REPLICA_URLS", default=[]), start=1):
+    _alias = f"replica{_number}"
+    DATABASES[_alias] = environ.Env.db_url_config(_url, engine="django.contrib.gis.db.backends.postgis")
+    DATABASES[_alias].update(CONN_MAX_AGE=DATABASES["default"]["CONN_MAX_AGE"], CONN_HEALTH_CHECKS=True)
+    GEOGRID_DATABASE_REPLICAS.append(_alias)
+# Seconds a caller's reads stay on the primary after they wrote: longer than the replicas' usual lag.
+GEOGRID_READ_YOUR_WRITES_SECONDS = env.int("GEOGRID_READ_YOUR_WRITES_SECONDS", default=10)
+if GEOGRID_DATABASE_REPLICAS:
+    DATABASE_ROUTERS = ["geogrid.dbrouter.PrimaryReplicaRouter"]
+    # Around everything that may read or write (the session is saved on the way out).
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("django.middleware.security.SecurityMiddleware"), "geogrid.dbrouter.ReadYourWritesMiddleware"
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -136,10 +158,10 @@ STORAGES = {
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "core.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "DEFAULT_FILTER_BACKENDS": [],
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -207,13 +229,73 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Seconds a task a worker has taken may stay unacknowledged before Redis gives it to another worker
+# (its worker was lost mid-task); keep it above the longest task (a big import, an activation).
+GEOGRID_CELERY_VISIBILITY_TIMEOUT = env.int("GEOGRID_CELERY_VISIBILITY_TIMEOUT", default=3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": GEOGRID_CELERY_VISIBILITY_TIMEOUT,
+    # Workers look for abandoned tasks this often (kombu's default looks every 100 s).
+    "unacked_restore_interval": max(1, min(10, GEOGRID_CELERY_VISIBILITY_TIMEOUT // 4)),
+    "unacked_restore_throttle": 1,
+    "socket_connect_timeout": 2,
+}
+# Handing a task to Redis tries twice at most: a request does not wait long for a broker that is down
+# (the task waits in the outbox instead, jobs.services).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
+# Tasks recorded in the outbox and not handed to the broker after this many seconds (the broker was
+# down, or the process ended first) are handed over by the periodic runner.
+GEOGRID_OUTBOX_GRACE_SECONDS = env.int("GEOGRID_OUTBOX_GRACE_SECONDS", default=60)
+# After the broker failed, tasks go straight to the outbox for this many seconds.
+GEOGRID_BROKER_RETRY_SECONDS = env.int("GEOGRID_BROKER_RETRY_SECONDS", default=10)
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Redis down means no cache, not failing requests (core.cache_backends).
+    CACHES = {
+        "default": {
+            "BACKEND": "core.cache_backends.FaultTolerantRedisCache",
+            "LOCATION": env.str("GEOGRID_CACHE_URL", default=REDIS_URL),
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
+        }
+    }
 
 # Uploads: files above this size are refused; what users upload is kept out of the public media.
 GEOGRID_MAX_UPLOAD_MB = env.int("GEOGRID_MAX_UPLOAD_MB", default=200)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 GEOGRID_PRIVATE_ROOT = PRIVATE_ROOT
+# Where `make backup` writes its directories (a dump of the database and the uploaded files).
+GEOGRID_BACKUP_ROOT = env.path("GEOGRID_BACKUP_ROOT", default=BASE_DIR / "var" / "backups")
+# Limits on bad input, checked before the payload is read (see README, "Limits on uploaded files"):
+# largest request body that is not a file upload (JSON, forms), in MB (larger ones answer 413);
+GEOGRID_MAX_BODY_MB = env.int("GEOGRID_MAX_BODY_MB", default=10)
+DATA_UPLOAD_MAX_MEMORY_SIZE = GEOGRID_MAX_BODY_MB * 1024 * 1024
+# most a zip archive (a zipped Shapefile, an XLSX workbook) may unpack to, by its members' declared sizes, in MB;
+GEOGRID_MAX_UNCOMPRESSED_MB = env.int("GEOGRID_MAX_UNCOMPRESSED_MB", default=1024)
+# highest compression ratio of an archive member of 1 MB or more (real files stay under 20; zip bombs reach 1000);
+GEOGRID_MAX_COMPRESSION_RATIO = env.int("GEOGRID_MAX_COMPRESSION_RATIO", default=100)
+# most files an archive may hold;
+GEOGRID_MAX_ARCHIVE_MEMBERS = env.int("GEOGRID_MAX_ARCHIVE_MEMBERS", default=1000)
+# most data rows of a CSV or XLSX import;
+GEOGRID_MAX_IMPORT_ROWS = env.int("GEOGRID_MAX_IMPORT_ROWS", default=2_000_000)
+# most features of a boundary file, vertices of one of its geometries, and vertices of the whole file;
+GEOGRID_MAX_BOUNDARY_FEATURES = env.int("GEOGRID_MAX_BOUNDARY_FEATURES", default=100_000)
+GEOGRID_MAX_GEOMETRY_VERTICES = env.int("GEOGRID_MAX_GEOMETRY_VERTICES", default=500_000)
+GEOGRID_MAX_FILE_VERTICES = env.int("GEOGRID_MAX_FILE_VERTICES", default=10_000_000)
+# deepest nesting of arrays and objects in a JSON body.
+GEOGRID_MAX_NESTING_DEPTH = env.int("GEOGRID_MAX_NESTING_DEPTH", default=32)
+# Requests per address: Open311 reads and posts (public, by client address), and the SMS gateway's posts.
+GEOGRID_OPEN311_RATE = env.str("GEOGRID_OPEN311_RATE", default="600/min")
+GEOGRID_OPEN311_POST_RATE = env.str("GEOGRID_OPEN311_POST_RATE", default="30/min")
+GEOGRID_SMS_GATEWAY_RATE = env.str("GEOGRID_SMS_GATEWAY_RATE", default="600/min")
+# Content-Security-Policy of HTML pages ({basemap}: the base map's origin); empty: none. MapLibre needs blob:
+# workers, and the pages set inline styles. Pages under the exempt paths run inline scripts and get none.
+GEOGRID_CONTENT_SECURITY_POLICY = env.str(
+    "GEOGRID_CONTENT_SECURITY_POLICY",
+    default="default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob: {basemap}; connect-src 'self' {basemap}; worker-src 'self' blob:; "
+    "child-src 'self' blob:; font-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'",
+)
+GEOGRID_CONTENT_SECURITY_POLICY_EXEMPT = ["/admin/", "/api/docs/"]
 
 # --- GeoGrid settings -------------------------------------------------------------------------
 # SRID every geometry is stored in (WGS-84; CGCS2000, EPSG:4490, is treated as equal).
@@ -308,16 +390,27 @@ GEOGRID_DUPLICATE_DAYS = 7
 
 # Periodic jobs: dotted path -> every how many seconds. `manage.py run_periodic` runs them without
 # Celery (what `make run` starts); with REDIS_URL, Celery beat runs the same schedule.
-GEOGRID_PERIODIC_JOBS = {"incidents.services.escalate_overdue": 60, "assessment.services.kpi_refresh_job": 300}
+GEOGRID_PERIODIC_JOBS = {
+    "incidents.services.escalate_overdue": 60,
+    "assessment.services.kpi_refresh_job": 300,
+    "jobs.services.outbox_flush": 15,
+}
 CELERY_BEAT_SCHEDULE = {
     "escalate-overdue-incidents": {"task": "incidents.tasks.escalate_overdue_incidents", "schedule": 60.0},
     "refresh-kpis": {"task": "assessment.tasks.refresh_kpis", "schedule": 300.0},
+    "flush-task-outbox": {"task": "jobs.tasks.outbox_flush_task", "schedule": 15.0},
 }
 
 # Tiles: how long the server keeps a built tile (data changes invalidate it sooner through the
 # versions), and how long a browser may reuse one.
 GEOGRID_TILE_CACHE_SECONDS = env.int("GEOGRID_TILE_CACHE_SECONDS", default=600)
 GEOGRID_TILE_MAX_AGE = env.int("GEOGRID_TILE_MAX_AGE", default=60)
+# After a draft is activated or the KPIs are refreshed, the tiles of these layers up to this zoom are
+# built ahead for the common viewers (everything, the city, each district); -1 builds none.
+GEOGRID_PRERENDER_MAX_ZOOM = env.int("GEOGRID_PRERENDER_MAX_ZOOM", default=-1)
+GEOGRID_PRERENDER_LAYERS = env.list("GEOGRID_PRERENDER_LAYERS", default=["units", "choropleth"])
+# How long a tile built ahead stays in the cache (a change to its data still replaces it at once).
+GEOGRID_PRERENDER_CACHE_SECONDS = env.int("GEOGRID_PRERENDER_CACHE_SECONDS", default=24 * 3600)
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 # Layer exports: the most features a GeoJSON export and a self-contained HTML map may hold.
 GEOGRID_LAYER_EXPORT_LIMIT = env.int("GEOGRID_LAYER_EXPORT_LIMIT", default=200_000)

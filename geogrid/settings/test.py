@@ -12,3 +12,6 @@ LANGUAGE_CODE = "en"
 MIDDLEWARE = [m for m in MIDDLEWARE if m != "whitenoise.middleware.WhiteNoiseMiddleware"]  # noqa: F405
 GEOGRID_SMS_BACKEND = "messaging.backends.FileBackend"
 GEOGRID_SMS_FILE_PATH = BASE_DIR / "var" / "test-sms"  # noqa: F405
+# Replicas (DATABASE_REPLICA_URLS) read the test database instead of getting test databases of their own.
+for _alias in GEOGRID_DATABASE_REPLICAS:  # noqa: F405
+    DATABASES[_alias]["TEST"] = {"MIRROR": "default"}  # noqa: F405

@@ -1,11 +1,12 @@
 """The draft API: open, edit, undo, problems, impact, activate, discard; who may do what, where."""
 
 import pytest
+from django.contrib.gis.geos import Point
 from django.db import connection
 
 from boundaries.models import Generation, GridUnit
 from boundaries.selectors import generation_active, valid_at_q
-from residents.models import Household, Resident
+from residents.models import Building, Household, Resident
 from tests.boundaries.test_drafts import WEST_SOUTH, box, line
 
 
@@ -112,6 +113,14 @@ def test_a_gap_is_an_error_that_blocks_activation(planner_api, draft_id):
 
 def test_impact_and_activation_move_the_households_of_the_changed_area(planner_api, draft_id, population):
     west = population["west"]  # at 116.385, 39.905 in cell 001: in the smaller, southern piece, the new cell 003
+    # Buildings of the gazetteer carry their cell too: the one beside the household moves with it.
+    building, other_building = (
+        Building.objects.create(ref=ref, address=ref, location=point, grid_code=code, unit_code=code)
+        for ref, point, code in (
+            ("B1", Point(116.3851, 39.9051, srid=4326), f"{WEST_SOUTH}001"),
+            ("B2", Point(116.385, 39.915, srid=4326), f"{WEST_SOUTH}001"),
+        )
+    )
     assert (
         edit(
             planner_api,
@@ -130,8 +139,12 @@ def test_impact_and_activation_move_the_households_of_the_changed_area(planner_a
     ]
     response = planner_api.post(f"/api/v1/drafts/{draft_id}/activate/", {"confirm_warnings": True}, format="json")
     assert response.status_code == 200, response.content
-    assert response.json()["households_moved"] == 1
+    assert response.json()["households_moved"] == 1 and response.json()["buildings_moved"] == 1
     assert generation_active().pk == draft_id
+    building.refresh_from_db()
+    other_building.refresh_from_db()
+    assert building.grid_code == building.unit_code == f"{WEST_SOUTH}003"
+    assert other_building.grid_code == f"{WEST_SOUTH}001"
     west.refresh_from_db()
     assert west.grid_code == west.unit_code == f"{WEST_SOUTH}003"
     assert set(Resident.objects.filter(household=west).values_list("unit_code", flat=True)) == {f"{WEST_SOUTH}003"}

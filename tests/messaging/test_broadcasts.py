@@ -81,7 +81,7 @@ def test_draft_outside_jurisdiction_is_refused(elders, client_for):
     response = west.post(
         "/sms/api/broadcasts/", {"text": "x", "tag": "elderly_alone", "unit_code": "110101002"}, format="json"
     )
-    assert response.status_code == 400 and "unit" in response.json()["error"]["fields"]
+    assert response.status_code == 400 and "unit_code" in response.json()["error"]["fields"]
 
 
 def test_opt_out_is_honoured_even_after_approval(elders, leader, run_tasks, outbox):

@@ -233,7 +233,7 @@ def test_tilejson_describes_the_layer_and_the_viewers_extent(client_for, small_c
     west = client_for("viewer", ["110101001"])
     body = west.get("/tiles/units.json", {"level": "grid"}).json()
     assert body["tilejson"] == "3.0.0"
-    assert body["tiles"][0].endswith("/tiles/units/{z}/{x}/{y}.mvt?level=grid")
+    assert "/tiles/units/{z}/{x}/{y}.mvt?level=grid&s=" in body["tiles"][0]  # s: the viewer's scope
     assert body["minzoom"] == 5 and body["maxzoom"] == 18
     assert body["bounds"] == pytest.approx([X0, Y0, XM, 39.94])
     fields = {layer["id"]: layer["fields"] for layer in body["vector_layers"]}

@@ -173,6 +173,7 @@
     for (const [key, value] of Object.entries(params)) {
       if (value !== undefined && value !== null && value !== "") query.set(key, value);
     }
+    if (boot.tile_scope) query.set("s", boot.tile_scope);
     const text = query.toString();
     return window.location.origin + `/tiles/${layer}/{z}/{x}/{y}.mvt` + (text ? "?" + text : "");
   }
