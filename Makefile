@@ -60,17 +60,22 @@ demo: migrate
 	$(PY) manage.py load_demo_incidents
 	$(PY) manage.py layers_sync
 	$(PY) manage.py refresh_kpis
+	$(PY) manage.py analyze
 
 setup: venv assets db messages migrate demo
 	$(PY) manage.py collectstatic --noinput -v 0
 
+# One process with threads: without REDIS_URL the cache (tile versions, scopes, revoked tokens) lives in
+# the process, so several processes would disagree. The access log leaves out query strings, which
+# may carry residents' names, ID and phone numbers.
 run: setup
 	@echo "GeoGrid serves the demo city on http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
 	@$(PY) manage.py load_demo_users | tail -n +1
 	@# The periodic jobs (deadlines) run beside the web server and stop with it.
 	$(PY) manage.py run_periodic > var/periodic.log 2>&1 & echo $$! > var/periodic.pid; \
 	trap 'kill $$(cat var/periodic.pid) 2>/dev/null' EXIT INT TERM; \
-	$(VENV)/bin/gunicorn geogrid.wsgi --bind $(HOST):$(PORT) --workers 2 --access-logfile - --forwarded-allow-ips=127.0.0.1
+	$(VENV)/bin/gunicorn geogrid.wsgi --bind $(HOST):$(PORT) --workers 1 --threads 8 --worker-class gthread \
+		--access-logfile - --access-logformat '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms' --forwarded-allow-ips=127.0.0.1
 
 # A Celery worker taking background tasks from REDIS_URL (start one per machine; README "Background work").
 .PHONY: worker

@@ -3,7 +3,7 @@
 import json
 
 from django.conf import settings
-from django.core.paginator import Paginator
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db import connections
 from django.db.models import QuerySet
 from django.http import HttpResponse
@@ -54,6 +54,40 @@ class CountingPaginator(Paginator):
         self.estimated = True
         return max(estimated_count(self.object_list), capped)
 
+    def validate_number(self, number):
+        if not (self.count and self.estimated):
+            return super().validate_number(number)
+        # An estimate may fall short of the real match: a page past it is served while it holds rows.
+        try:
+            number = int(number)
+        except (TypeError, ValueError):
+            raise PageNotAnInteger(_("That page number is not an integer")) from None
+        if number < 1:
+            raise EmptyPage(_("That page number is less than 1"))
+        return number
+
+    def page(self, number):
+        number = self.validate_number(number)
+        if not self.estimated:
+            return super().page(number)
+        # One row more than the page tells whether another page follows, whatever the estimate says.
+        bottom = (number - 1) * self.per_page
+        rows = list(self.object_list[bottom : bottom + self.per_page + 1])
+        if not rows and number > 1:
+            raise EmptyPage(_("That page contains no results"))
+        return _Page(rows[: self.per_page], number, self, more=len(rows) > self.per_page)
+
+
+class _Page(Page):
+    """A page of a list whose count is an estimate: whether more rows follow was looked up."""
+
+    def __init__(self, object_list, number, paginator, *, more: bool):
+        super().__init__(object_list, number, paginator)
+        self.more = more
+
+    def has_next(self):
+        return self.more
+
 
 class PageNumberPagination(pagination.PageNumberPagination):
     page_size_query_param = "page_size"
@@ -62,7 +96,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
 
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
+        if raw in (None, ""):  # empty, like leaving it out (as DRF reads `page=`)
             return self.page_size
         try:
             size = int(raw)

@@ -57,6 +57,10 @@ class ImportOptions:
     commit: bool = False
 
 
+# An import of at least this many rows refreshes the planner's statistics of the tables it wrote.
+ANALYZE_AFTER_ROWS = 1000
+
+
 def load_mapping(path: Path | str | None) -> dict:
     """A mapping file: `columns: {canonical: header}`, optional `crs` and `encoding`."""
     if path is None:
@@ -206,6 +210,9 @@ def household_import(
             if options.commit and report.ok:
                 progress("writing", 0, 1)
                 _write(cursor, run)
+                if report.counts.get("households", 0) >= ANALYZE_AFTER_ROWS:
+                    # Autovacuum may be off or behind: the planner must know the tables grew.
+                    cursor.execute("ANALYZE residents_household; ANALYZE residents_resident")
                 report.committed = True
                 import_audit(actor=actor, report=report)
                 progress("writing", 1, 1)
@@ -537,6 +544,8 @@ def building_import(
                 cursor.execute(
                     pgsql.SQL(sql.BUILDINGS_WRITE).format(table=pgsql.Identifier(table)).as_string(cursor.cursor)
                 )
+                if total >= ANALYZE_AFTER_ROWS:
+                    cursor.execute("ANALYZE residents_building")
                 report.committed = True
                 import_audit(actor=actor, report=report)
             cursor.execute(pgsql.SQL("DROP TABLE {}").format(pgsql.Identifier(table)).as_string(cursor.cursor))

@@ -17,6 +17,7 @@ from boundaries import drafts
 from boundaries.models import GridUnit, Level
 from boundaries.selectors import generation_active, valid_at_q
 from boundaries.services import boundary_import
+from boundaries.sql import valid_at
 from core.coords import (
     SUPPORTED_CRS,
     CoordinateError,
@@ -248,8 +249,8 @@ def _problems(codes, generation_id) -> list[str]:
             SELECT u.code, ST_IsValid(u.geom), ST_NDims(u.geom), ST_XMin(u.geom), ST_YMin(u.geom),
                    ST_XMax(u.geom), ST_YMax(u.geom),
                    COALESCE((SELECT ST_Area(ST_Difference(u.geom, p.geom)::geography) FROM boundaries_gridunit p
-                             WHERE p.code = u.parent_code AND {_valid("p")}), 0)
-            FROM boundaries_gridunit u WHERE u.code = ANY(%(codes)s) AND {_valid("u")}
+                             WHERE p.code = u.parent_code AND {valid_at("p")}), 0)
+            FROM boundaries_gridunit u WHERE u.code = ANY(%(codes)s) AND {valid_at("u")}
             """,
             {"codes": list(codes), "generation": generation_id},
         )
@@ -265,13 +266,6 @@ def _problems(codes, generation_id) -> list[str]:
         if outside_m2 > 1.0:
             problems.append(f"{code} sticks {outside_m2:.1f} m² out of its parent")
     return problems
-
-
-def _valid(alias: str) -> str:
-    return (
-        f"{alias}.generation_low_id <= %(generation)s"
-        f" AND ({alias}.generation_high_id IS NULL OR {alias}.generation_high_id >= %(generation)s)"
-    )
 
 
 @settings(WITH_DB, max_examples=80)

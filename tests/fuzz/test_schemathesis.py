@@ -50,7 +50,7 @@ from tests.incidents.conftest import EAST_CELL, WEST_CELL
 
 # Examples per operation; every example is sent once per role below. A fixed seed keeps CI runs identical;
 # GEOGRID_FUZZ_EXAMPLES and GEOGRID_FUZZ_SEED make a longer or another search by hand.
-EXAMPLES = int(os.environ.get("GEOGRID_FUZZ_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("GEOGRID_FUZZ_EXAMPLES", "8"))
 SEED = int(os.environ.get("GEOGRID_FUZZ_SEED", "20240601"))
 CONFIG = schemathesis.Config.from_dict({"seed": SEED, "generation": {"deterministic": True}})
 schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application(), config=CONFIG)

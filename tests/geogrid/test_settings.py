@@ -112,3 +112,26 @@ def test_large_lists_answer_an_estimated_count(db, settings):
     settings.GEOGRID_EXACT_COUNT_LIMIT = 5
     paginator = CountingPaginator(everything.order_by("pk"), 10)
     assert paginator.count == max(estimated_count(everything), 6) and paginator.estimated
+
+
+def test_pages_past_an_estimate_that_fell_short_are_served(db, settings, monkeypatch):
+    from django.contrib.auth.models import Permission
+    from django.core.paginator import EmptyPage
+
+    from core import pagination
+
+    everything = Permission.objects.order_by("pk")
+    pks = list(everything.values_list("pk", flat=True))
+    assert len(pks) > 30
+    settings.GEOGRID_EXACT_COUNT_LIMIT = 5
+    # Statistics taken before a bulk load: the planner believes the match is a few rows.
+    monkeypatch.setattr(pagination, "estimated_count", lambda queryset: 6)
+    paginator = pagination.CountingPaginator(everything, 10)
+    assert paginator.count == 6 and paginator.estimated and paginator.num_pages == 1
+    second = paginator.page(2)
+    assert [p.pk for p in second] == pks[10:20] and second.has_next()
+    last_number = (len(pks) + 9) // 10
+    last = paginator.page(last_number)
+    assert [p.pk for p in last] == pks[(last_number - 1) * 10 :] and not last.has_next()
+    with pytest.raises(EmptyPage):
+        paginator.page(last_number + 1)
