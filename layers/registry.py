@@ -226,16 +226,21 @@ class Layer:
             except EmptyResultSet:
                 continue
             geometry = 'inner_query."tile_geom"' if part.srid == 4326 else 'ST_Transform(inner_query."tile_geom", 4326)'
-            props = ", ".join(f"'{name}', inner_query.\"{name}\"" for name in part.fields)
+            columns = ", ".join(f'inner_query."{name}"' for name in part.fields)
+            # PostGIS writes the whole Feature from the row, its other columns as properties: building it
+            # with json_build_object parsed every geometry's GeoJSON back into json on the way.
             statements.append(
-                "SELECT json_build_object('type', 'Feature', 'geometry', "
-                f"ST_AsGeoJSON({geometry}, {int(precision)})::json, 'properties', json_build_object({props}))::text "
-                f"FROM ({inner}) inner_query"
+                f"SELECT ST_AsGeoJSON(feature.*, '{EXPORT_GEOMETRY}', {int(precision)}) "
+                f'FROM (SELECT {columns}, {geometry} AS "{EXPORT_GEOMETRY}" FROM ({inner}) inner_query) feature'
             )
             params += inner_params
         if not statements:
             return "", []
         return f"SELECT * FROM ({' UNION ALL '.join(statements)}) features LIMIT {int(limit)}", params
+
+
+# The geometry column of an exported row: a name no layer field takes.
+EXPORT_GEOMETRY = "_feature_geometry"
 
 
 def _part_sql(part: Part, z: int, x: int, y: int) -> tuple[str, list]:
