@@ -274,6 +274,13 @@ def _new_codes(
 ) -> list[str]:
     """Codes for new units under a parent: free sequence numbers in reading order (north to south,
     west to east), never one used before by any generation."""
+    if level <= Level.DISTRICT:
+        # Their codes are the administrative divisions' own (GB/T 2260), not sequence numbers to hand out.
+        raise ApiError(
+            _("Cities and districts keep the codes of their administrative divisions: import a new one instead."),
+            fields={field: [_("No new units at this level.")]},
+        )
+    last = 399 if level == Level.STREET else 999  # street and township numbers end at 399
     used = {
         int(code[-3:])
         for code in GridUnit.objects.filter(parent_code=parent_code, level=level).values_list("code", flat=True)
@@ -282,11 +289,11 @@ def _new_codes(
     codes: list[str | None] = [None] * len(pieces)
     for index in order:
         try:
-            sequence = next_free_sequence(used)
-        except ValueError:  # all 999 numbers were given once, and codes are never reused
+            sequence = next_free_sequence(used, stop=last)
+        except ValueError:  # every number was given once, and codes are never reused
             raise ApiError(
-                _("No code is left under %(parent)s: every sequence number from 001 to 999 was used once.")
-                % {"parent": parent_code},
+                _("No code is left under %(parent)s: every sequence number from 001 to %(last)03d was used once.")
+                % {"parent": parent_code, "last": last},
                 code="codes_exhausted",
                 status_code=409,
                 fields={field: [_("No free code left.")]},
@@ -361,7 +368,7 @@ def draft_split(*, scope: Scope, actor, draft: Generation, code: str, line) -> D
         if _area_m2(piece) <= _tolerance_m2():
             raise ApiError(_("One side of the line would be a sliver."), fields={"line": [_("A piece is too small.")]})
     parent = _parent(edit, unit)
-    new_codes = _new_codes(edit, unit.parent_code, unit.level, pieces[1:]) if unit.parent_code else []
+    new_codes = _new_codes(edit, unit.parent_code, unit.level, pieces[1:])
     edit.replace(unit, pieces[0])
     for new_code, piece in zip(new_codes, pieces[1:], strict=True):
         _check(scope, new_code)

@@ -26,6 +26,8 @@ ERROR_DESCRIPTIONS = {
     "401": "No valid credentials: send `Authorization: Token <key>`.",
     "403": "The caller's roles do not allow this.",
     "404": "Not found, or outside the caller's scope (an unknown code in `under`, a page past the end...).",
+    "413": "The body is larger than the limit for this kind of request.",
+    "415": "The body is not of a content type this operation reads, or cannot be read as one.",
     "429": "Too many requests: wait for the time in `Retry-After`.",
 }
 
@@ -56,6 +58,8 @@ class AutoSchema(SpectacularAutoSchema):
         statuses = []
         if operation.get("parameters") or operation.get("requestBody"):
             statuses += ["400", "404"]  # bad values; unknown codes, ids, pages
+        if operation.get("requestBody"):
+            statuses += ["413", "415"]  # core.security's size limits; DRF's parsers
         if view.get_authenticators():
             statuses.append("401")  # a wrong or expired token is refused even where no sign-in is needed
         if any(not isinstance(permission, AllowAny) for permission in view.get_permissions()):

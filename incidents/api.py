@@ -450,8 +450,7 @@ class AttachmentApi(ScopedAPIView):
 
 class CategoryListApi(ScopedAPIView):
     class QuerySerializer(serializers.Serializer):
-        # Empty, like omitted, means every family (as DRF reads an empty query value).
-        family = serializers.ChoiceField(choices=["event", "component"], required=False, allow_blank=True)
+        family = serializers.ChoiceField(choices=["event", "component"], required=False)
 
     @extend_schema(parameters=[QuerySerializer], responses={200: OpenApiTypes.OBJECT})
     def get(self, request):

@@ -74,6 +74,52 @@ def test_an_empty_drawn_boundary_is_refused_as_empty(planner, draft_id):
     assert "empty" in error["message"].lower()
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {
+            "operation": "create",
+            "parent": "110100",
+            "geometry": polygon((116.38, 39.90), (116.39, 39.90), (116.39, 39.91)),
+        },
+        {
+            "operation": "split",
+            "code": "110101",
+            "line": {"type": "LineString", "coordinates": [[116.4, 39.8], [116.4, 40]]},
+        },
+        {
+            "operation": "split",
+            "code": "110100",
+            "line": {"type": "LineString", "coordinates": [[116.4, 39.8], [116.4, 40]]},
+        },
+    ],
+)
+def test_no_city_or_district_is_drawn(planner, draft_id, body):
+    # Were server errors: a sequence code for a district broke the code format, a split city found no code.
+    field = "parent" if body["operation"] == "create" else "code"
+    assert_error(edit(planner, draft_id, **body), 400, field)
+    assert not Generation.objects.get(pk=draft_id).edits.exists()
+
+
+def test_street_numbers_end_at_399(small_city, planner, draft_id):
+    past = Generation.objects.create(description="past", active=False, activated_at=timezone.now())
+    tiny = MultiPolygon(Polygon.from_bbox((100.0, 30.0, 100.0001, 30.0001)), srid=4326)
+    GridUnit.objects.bulk_create(
+        GridUnit(
+            code=f"110101{n:03d}",
+            name=f"旧街道{n}",
+            level=Level.STREET,
+            geom=tiny,
+            generation_low=past,
+            generation_high=past,
+        )
+        for n in range(3, 400)
+    )
+    line = {"type": "LineString", "coordinates": [[116.39, 39.89], [116.39, 39.95]]}
+    error = assert_error(edit(planner, draft_id, operation="split", code="110101001", line=line), 409, "code")
+    assert error["code"] == "codes_exhausted" and "399" in error["message"]
+
+
 def test_codes_run_out_with_a_clear_refusal(small_city, planner, draft_id):
     # Every sequence number of the community was used once (by units long retired): nothing is left to give.
     past = Generation.objects.create(description="past", active=False, activated_at=timezone.now())
@@ -218,6 +264,8 @@ def test_every_operation_documents_its_errors_in_the_error_shape(schema):
             assert {"401", "403"} <= set(responses), label
         if operation.get("parameters") or operation.get("requestBody"):
             assert {"400", "404"} <= set(responses), label
+        if operation.get("requestBody"):
+            assert {"413", "415"} <= set(responses), label
         for status, response in responses.items():
             if status.startswith("4"):
                 assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}, (
