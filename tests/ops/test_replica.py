@@ -7,9 +7,7 @@ import contextlib
 import http.client
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,40 +19,23 @@ import psycopg
 import pytest
 from django.conf import settings
 
-PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda path: int(path.parent.name), default=None)
+from tests.support.pgcluster import PrivateCluster, free_port, remove_abandoned_clusters
+
 # The ports this test may use (a primary, a standby, the web server): the first free ones of the range.
 PORTS = range(55420, 55430)
 # The writer's pin, short so that the test sees it expire.
 PIN_SECONDS = 3
 DEADLINE = 90
-
-
-def as_postgres(*command) -> list[str]:
-    """PostgreSQL's server programs refuse to run as root: they run as the postgres user."""
-    command = [str(part) for part in command]
-    if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *command]
-    return ["sudo", "-n", "-u", "postgres", *command]
+# Streaming replication; durability is not under test: the clusters live for one test module.
+PRIMARY_SETTINGS = {"wal_level": "replica", "max_wal_senders": 4, "hot_standby": "on", "synchronous_commit": "off"}
+# The test connects as the postgres superuser over TCP; the standby's pg_basebackup as replicator.
+HBA = ["host all all 127.0.0.1/32 trust", "host replication replicator 127.0.0.1/32 trust"]
 
 
 def run(command, **kwargs) -> str:
     finished = subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)
     assert finished.returncode == 0, f"{command[:6]} failed:\n{finished.stdout[-2000:]}\n{finished.stderr[-2000:]}"
     return finished.stdout
-
-
-def free_ports(count: int) -> list[int]:
-    ports = []
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        ports.append(port)
-        if len(ports) == count:
-            return ports
-    raise AssertionError(f"fewer than {count} free ports in {PORTS}")
 
 
 def wait_for(condition, what: str):
@@ -66,22 +47,18 @@ def wait_for(condition, what: str):
     raise AssertionError(f"gave up waiting for {what}")
 
 
-def connect(port: int, dbname: str = "geogrid") -> psycopg.Connection:
-    return psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname=dbname, autocommit=True)
-
-
 @dataclass
 class Replication:
-    primary_port: int
-    replica_port: int
+    primary_cluster: PrivateCluster
+    replica_cluster: PrivateCluster
     http_port: int
     tokens: dict[str, str]
 
     def primary(self) -> psycopg.Connection:
-        return connect(self.primary_port)
+        return self.primary_cluster.connect(user="postgres")
 
     def replica(self) -> psycopg.Connection:
-        return connect(self.replica_port)
+        return self.replica_cluster.connect(user="postgres")
 
     def request(self, who: str, path: str, payload: dict | None = None) -> tuple[int, dict]:
         """A request with the user's token and no cookies, as an API client sends it."""
@@ -109,62 +86,29 @@ class Replication:
             return replica.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [lsn]).fetchone()[0]
 
 
-def start_cluster(data: Path, cleanup: contextlib.ExitStack) -> None:
-    run(as_postgres(PG_BIN / "pg_ctl", f"--pgdata={data}", f"--log={data.parent / data.name}.log", "-w", "start"))
-    stop = as_postgres(PG_BIN / "pg_ctl", f"--pgdata={data}", "--mode=immediate", "stop")
-    cleanup.callback(subprocess.run, stop, check=False, capture_output=True)
-
-
 def _start(cleanup: contextlib.ExitStack) -> Replication:
-    assert PG_BIN is not None, "PostgreSQL's server is not installed (scripts/install-system.sh installs it)"
-    primary_port, replica_port, http_port = free_ports(3)
-    base = Path(tempfile.mkdtemp(prefix="geogrid-replica-"))
-    cleanup.callback(shutil.rmtree, base, ignore_errors=True)
-    base.chmod(0o755)
-    shutil.chown(base, "postgres", "postgres")
-    primary, replica = base / "primary", base / "replica"
+    remove_abandoned_clusters()
+    primary = PrivateCluster(port=free_port(PORTS), settings=PRIMARY_SETTINGS, hba=HBA)
+    cleanup.callback(primary.destroy)
+    primary.create()
+    primary.superuser_sql("CREATE ROLE replicator REPLICATION LOGIN")
 
-    run(as_postgres(PG_BIN / "initdb", f"--pgdata={primary}", "--username=postgres", "--auth=trust", "--no-sync"))
-    with (primary / "postgresql.conf").open("a") as conf:
-        conf.write(
-            f"port = {primary_port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{base}'\n"
-            "wal_level = replica\nmax_wal_senders = 4\nhot_standby = on\nmax_connections = 40\n"
-            # Durability is not under test: the clusters live for one test module.
-            "fsync = off\nsynchronous_commit = off\nshared_buffers = 32MB\n"
-        )
-    (primary / "pg_hba.conf").write_text(
-        "local all all trust\nhost all all 127.0.0.1/32 trust\nhost replication replicator 127.0.0.1/32 trust\n"
-    )
-    start_cluster(primary, cleanup)
-    with connect(primary_port, "postgres") as conn:
-        conn.execute("CREATE ROLE replicator REPLICATION LOGIN")
-        conn.execute("CREATE ROLE geogrid LOGIN")
-        conn.execute("CREATE DATABASE geogrid OWNER geogrid ENCODING 'UTF8' LOCALE 'C.UTF-8' TEMPLATE template0")
-    with connect(primary_port) as conn:
-        for extension in ("postgis", "btree_gist", "pg_trgm"):
-            conn.execute(f"CREATE EXTENSION {extension}")
-
-    primary_url = f"postgis://geogrid@127.0.0.1:{primary_port}/geogrid"
-    replica_url = f"postgis://geogrid@127.0.0.1:{replica_port}/geogrid"
-    app_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "geogrid.settings.test", "DATABASE_URL": primary_url}
+    app_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "geogrid.settings.test", "DATABASE_URL": primary.url}
     app_env.pop("DATABASE_REPLICA_URLS", None)
     tokens = json.loads(run([sys.executable, "-m", "tests.ops.replica_seed"], cwd=settings.BASE_DIR, env=app_env))
 
-    backup = ["--host=127.0.0.1", f"--port={primary_port}", "--username=replicator", f"--pgdata={replica}"]
-    run(
-        as_postgres(
-            PG_BIN / "pg_basebackup", *backup, "--write-recovery-conf", "--wal-method=stream", "--checkpoint=fast"
-        )
+    replica = PrivateCluster.standby_of(
+        primary, port=free_port(PORTS, taken={primary.port}), replication_user="replicator"
     )
-    with (replica / "postgresql.conf").open("a") as conf:
-        conf.write(f"port = {replica_port}\n")
-    start_cluster(replica, cleanup)
-    replication = Replication(primary_port, replica_port, http_port, tokens)
+    cleanup.callback(replica.destroy)
+    http_port = free_port(PORTS, taken={primary.port, replica.port})
+    replication = Replication(primary, replica, http_port, tokens)
     with replication.replica() as conn:
         assert conn.execute("SELECT pg_is_in_recovery()").fetchone()[0], "the replica is not a standby"
     wait_for(replication.caught_up, "the replica to replay the primary's WAL")
 
-    server_env = {**app_env, "DATABASE_REPLICA_URLS": replica_url, "GEOGRID_READ_YOUR_WRITES_SECONDS": str(PIN_SECONDS)}
+    base = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="geogrid-replica-")))
+    server_env = {**app_env, "DATABASE_REPLICA_URLS": replica.url, "GEOGRID_READ_YOUR_WRITES_SECONDS": str(PIN_SECONDS)}
     log = (base / "gunicorn.log").open("w")
     cleanup.callback(log.close)
     server = subprocess.Popen(

@@ -10,7 +10,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import psycopg
@@ -104,7 +104,8 @@ class PrivateCluster:
     One PostgreSQL cluster in a temporary directory owned by the postgres user, listening on
     127.0.0.1:`port`, with a role and a database carrying PostGIS (and the extensions the project's
     migrations expect). The tests may restart, stop and start it; `destroy()` stops it and removes
-    every file.
+    every file. `settings` are added to postgresql.conf (after, so over, the defaults); `hba` lines are put
+    first in pg_hba.conf (so they take precedence). `standby_of()` makes a streaming standby of a cluster.
     """
 
     def __init__(
@@ -114,8 +115,11 @@ class PrivateCluster:
         role: str = "geogrid",
         password: str = "geogrid",  # noqa: S107 (the throwaway cluster's own role)
         database: str = "geogrid",
+        settings: Mapping[str, object] | None = None,
+        hba: Sequence[str] = (),
     ):
         self.port, self.role, self.password, self.database = port, role, password, database
+        self.settings, self.hba = dict(settings or {}), list(hba)
         self.base = Path(tempfile.mkdtemp(prefix=PREFIX))
         self.data = self.base / "data"
         self.log = self.base / "server.log"
@@ -191,8 +195,13 @@ class PrivateCluster:
                 "--no-sync",
             ]
         )
-        config = CONFIG.format(port=self.port, socket_dir=self.base)
-        self._run(["sh", "-c", f"cat >> '{self.data / 'postgresql.conf'}'"], input=config)
+        self._configure()
+        if self.hba:
+            hba_file = self.data / "pg_hba.conf"
+            self._run(
+                ["sh", "-c", f"cat - '{hba_file}' > '{hba_file}.new' && mv '{hba_file}.new' '{hba_file}'"],
+                input="".join(f"{line}\n" for line in self.hba),
+            )
         self.start()
         quoted_password = self.password.replace("'", "''")
         self.superuser_sql(f"CREATE ROLE \"{self.role}\" LOGIN CREATEDB PASSWORD '{quoted_password}'")
@@ -204,6 +213,55 @@ class PrivateCluster:
                 database=database,
             )
         return self
+
+    def _configure(self) -> None:
+        """Appends this cluster's settings (port, socket directory, `settings`) to its postgresql.conf."""
+        config = CONFIG.format(port=self.port, socket_dir=self.base)
+        config += "".join(f"{name} = {value}\n" for name, value in self.settings.items())
+        self._run(["sh", "-c", f"cat >> '{self.data / 'postgresql.conf'}'"], input=config)
+
+    @classmethod
+    def standby_of(
+        cls,
+        primary: PrivateCluster,
+        *,
+        port: int,
+        replication_user: str = "postgres",
+        settings: Mapping[str, object] | None = None,
+    ) -> PrivateCluster:
+        """
+        A started streaming standby of the running `primary` (its role, database and pg_hba.conf), made with
+        `pg_basebackup -R` as `replication_user` (who needs a replication pg_hba line on the primary);
+        `settings` are added to the primary's. Deleted again if it cannot be made.
+        """
+        standby = cls(
+            port=port,
+            role=primary.role,
+            password=primary.password,
+            database=primary.database,
+            settings={**primary.settings, **(settings or {})},
+            hba=primary.hba,
+        )
+        try:
+            standby._run(
+                [
+                    str(PG_BIN / "pg_basebackup"),
+                    "--host=127.0.0.1",
+                    f"--port={primary.port}",
+                    f"--username={replication_user}",
+                    f"--pgdata={standby.data}",
+                    "--write-recovery-conf",
+                    "--wal-method=stream",
+                    "--checkpoint=fast",
+                    "--no-sync",
+                ]
+            )
+            standby._configure()
+            standby.start()
+        except BaseException:
+            standby.destroy()
+            raise
+        return standby
 
     def start(self) -> None:
         self._pg_ctl("start")
