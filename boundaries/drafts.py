@@ -499,6 +499,14 @@ def draft_changed_codes(draft: Generation) -> list[str]:
     return sorted(codes)
 
 
+def _check_may_activate(scope: Scope, draft: Generation) -> None:
+    """The caller edits boundaries, and every unit the draft changes lies in their jurisdiction."""
+    if not scope.has(EDIT):
+        raise ApiError(_("You may not edit boundaries."), code="forbidden", status_code=403)
+    for code in draft_changed_codes(draft):
+        _check(scope, code)
+
+
 def draft_activate(*, scope: Scope, actor, draft: Generation, confirm_warnings: bool = False) -> dict:
     """
     Makes the draft the live grid in one transaction: refuses while its checks find errors (and,
@@ -510,10 +518,7 @@ def draft_activate(*, scope: Scope, actor, draft: Generation, confirm_warnings: 
     from tiles.cache import bump
     from tiles.prerender import prerender_soon
 
-    if not scope.has(EDIT):
-        raise ApiError(_("You may not edit boundaries."), code="forbidden", status_code=403)
-    for code in draft_changed_codes(draft):
-        _check(scope, code)
+    _check_may_activate(scope, draft)
     with transaction.atomic():
         active = Generation.objects.select_for_update().get(active=True)
         draft = Generation.objects.select_for_update().get(pk=draft.pk)
@@ -553,20 +558,17 @@ def draft_activate_later(*, scope: Scope, actor, draft: Generation, confirm_warn
     from boundaries.tasks import draft_activate_task
     from jobs.services import task_enqueue
 
-    if not scope.has(EDIT):
-        raise ApiError(_("You may not edit boundaries."), code="forbidden", status_code=403)
-    for code in draft_changed_codes(draft):
-        _check(scope, code)
+    _check_may_activate(scope, draft)
     _begin(draft)
     task_enqueue(draft_activate_task, draft.pk, actor.pk, confirm_warnings)
 
 
 def _reassign(draft: Generation, active: Generation) -> dict:
     """
-    Households (and their residents) and buildings inside the changed areas go to the draft's cells, by the same
-    rule as the bulk assignment (the covering cell with the smallest code; for a point in no cell,
-    the deepest unit covering it, else the nearest cell's community). Only the points in the changed
-    area are looked at, found by the cells through the households' spatial index.
+    Households (and their residents) and buildings inside the changed areas go to the draft's cells,
+    by the same rule as the bulk assignment (the covering cell with the smallest code; for a point in
+    no cell, the deepest unit covering it, else the nearest cell's community). Only the points in the
+    changed area are looked at, found by the cells through the points' spatial index.
     """
     from boundaries.checks import CHANGED_ROWS
 
