@@ -350,13 +350,15 @@ def boundary_export(
     return len(rows)
 
 
-def _assign_statement(cursor, *, table, id_column, geom_column, generation, under, where="") -> tuple[str, dict]:
+def _assign_statement(
+    cursor, *, table, id_column, geom_column, generation, under, where="", by_cell=False
+) -> tuple[str, dict]:
     cell_filter = pgsql.SQL("")
     params: dict = {"generation": generation.pk}
     if under:
         cell_filter = pgsql.SQL("AND cell.code LIKE %(prefix)s")
         params["prefix"] = subtree_prefix(under) + "%"
-    statement = pgsql.SQL(sql.ASSIGN_POINTS).format(
+    statement = pgsql.SQL(sql.ASSIGN_POINTS_BY_CELL if by_cell else sql.ASSIGN_POINTS).format(
         table=pgsql.Identifier(table),
         id_column=pgsql.Identifier(id_column),
         geom_column=pgsql.Identifier(geom_column),
@@ -426,6 +428,12 @@ def points_assign_units(
                 .as_string(cursor.cursor)
             )
         if generation is not None:
+            cursor.execute(
+                pgsql.SQL("SELECT count(*) FROM (SELECT 1 FROM {table} p WHERE true {where} LIMIT %s) t")
+                .format(**names)
+                .as_string(cursor.cursor),
+                [sql.ASSIGN_BY_CELL_FROM],
+            )
             statement, params = _assign_statement(
                 cursor,
                 table=table,
@@ -434,13 +442,24 @@ def points_assign_units(
                 generation=generation,
                 under=None,
                 where=where,
+                by_cell=cursor.fetchone()[0] >= sql.ASSIGN_BY_CELL_FROM,
             )
-            update = (
-                pgsql.SQL("UPDATE {table} p SET {grid} = hit.code, {unit} = hit.code FROM (").format(**names)
-                + pgsql.SQL(statement)
-                + pgsql.SQL(") hit (point_id, code) WHERE p.{id} = hit.point_id").format(**names)
+            # The cells are found first, on their own (an UPDATE may not use parallel workers, and its
+            # planner would probe the units' index point by point), then written in one hash join.
+            cursor.execute("DROP TABLE IF EXISTS assign_hits")
+            cursor.execute(
+                "CREATE TEMP TABLE assign_hits (point_id, code) ON COMMIT DROP AS " + statement + "; ANALYZE assign_hits",
+                params,
             )
-            cursor.execute(update.as_string(cursor.cursor), params)
+            cursor.execute(
+                pgsql.SQL(
+                    "UPDATE {table} p SET {grid} = hit.code, {unit} = hit.code FROM assign_hits hit "
+                    "WHERE p.{id} = hit.point_id"
+                )
+                .format(**names)
+                .as_string(cursor.cursor)
+            )
+            cursor.execute("DROP TABLE assign_hits")
             cursor.execute(pgsql.SQL(sql.UNASSIGNED_RESPONSIBLE_UNIT).format(**names).as_string(cursor.cursor), params)
         cursor.execute(
             pgsql.SQL(

@@ -61,6 +61,7 @@ class TableReport:
     counts: dict[str, int] = field(default_factory=dict)
     problems: list[RowProblem] = field(default_factory=list)
     rejects: list[int] = field(default_factory=list)  # rows left out by --skip-bad
+    indexes_rebuilt: list[str] = field(default_factory=list)  # built once after a bulk load (core.bulk)
 
     @property
     def errors(self) -> list[RowProblem]:

@@ -17,6 +17,7 @@ from psycopg import sql as pgsql
 from boundaries.selectors import generation_active_held
 from boundaries.services import points_assign_units
 from core import crypto
+from core.bulk import indexes_rebuilt_after
 from core.coords import SUPPORTED_CRS, to_wgs84_array
 from core.personal import id_number_birth_date, id_number_gender, id_number_validate, phone_validate
 from core.scope import Scope
@@ -415,8 +416,14 @@ def _count(cursor, run: _Run) -> None:
 
 
 def _write(cursor, run: _Run) -> None:
-    for statement in sql.WRITE:
-        run.execute(cursor, statement)
+    counts = run.report.counts
+    with (
+        indexes_rebuilt_after(cursor, "residents_household", counts["households"]) as households,
+        indexes_rebuilt_after(cursor, "residents_resident", counts["residents"]) as residents,
+    ):
+        for statement in sql.WRITE:
+            run.execute(cursor, statement)
+    run.report.indexes_rebuilt = households.indexes + residents.indexes
 
 
 def import_options(

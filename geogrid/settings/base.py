@@ -280,6 +280,10 @@ GEOGRID_MAX_IMPORT_ROWS = env.int("GEOGRID_MAX_IMPORT_ROWS", default=2_000_000)
 GEOGRID_MAX_BOUNDARY_FEATURES = env.int("GEOGRID_MAX_BOUNDARY_FEATURES", default=100_000)
 GEOGRID_MAX_GEOMETRY_VERTICES = env.int("GEOGRID_MAX_GEOMETRY_VERTICES", default=500_000)
 GEOGRID_MAX_FILE_VERTICES = env.int("GEOGRID_MAX_FILE_VERTICES", default=10_000_000)
+# An import of at least this many rows, and more than its table holds, builds the table's indexes once at
+# the end instead of row by row (0: never); with this much memory for the building.
+GEOGRID_BULK_REBUILD_MIN_ROWS = env.int("GEOGRID_BULK_REBUILD_MIN_ROWS", default=100_000)
+GEOGRID_BULK_MAINTENANCE_WORK_MEM = env.str("GEOGRID_BULK_MAINTENANCE_WORK_MEM", default="512MB")
 # deepest nesting of arrays and objects in a JSON body.
 GEOGRID_MAX_NESTING_DEPTH = env.int("GEOGRID_MAX_NESTING_DEPTH", default=32)
 # Requests per address: Open311 reads and posts (public, by client address), and the SMS gateway's posts.

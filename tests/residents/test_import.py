@@ -330,3 +330,45 @@ def test_uploads_of_the_wrong_type_or_without_permission(client_for, small_city,
     viewer = client_for("viewer", units=["110101001"])
     with bad.open("rb") as handle:
         assert viewer.post("/api/v1/imports/households/", {"file": handle}, format="multipart").status_code == 403
+
+
+def _index_definitions(table: str) -> dict[str, str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s", [table])
+        return dict(cursor.fetchall())
+
+
+def test_a_load_larger_than_its_table_builds_the_indexes_once_at_the_end(small_city, tmp_path, settings):
+    settings.GEOGRID_BULK_REBUILD_MIN_ROWS = 2
+    before = {table: _index_definitions(table) for table in ("residents_household", "residents_resident")}
+    report = run(write_csv(tmp_path / "h.csv", GOOD_ROWS), commit=True)
+    assert report.committed, report.as_text()
+    # Every non-unique index of both tables was set aside and built again, the same as it was.
+    assert "household_address_trgm" in report.indexes_rebuilt and "resident_name_trgm" in report.indexes_rebuilt
+    assert "resident_unique_id_number" not in report.indexes_rebuilt  # unique ones keep refusing duplicates
+    assert not any(name.endswith("_pkey") for name in report.indexes_rebuilt)
+    assert {table: _index_definitions(table) for table in before} == before
+    assert Household.objects.filter(address__trigram_similar="西南路1").exists()
+
+
+def test_a_small_load_into_a_larger_table_keeps_its_indexes(small_city, tmp_path, settings):
+    run(write_csv(tmp_path / "a.csv", GOOD_ROWS), commit=True)
+    settings.GEOGRID_BULK_REBUILD_MIN_ROWS = 1
+    report = run(write_csv(tmp_path / "b.csv", [["H8", "北路8号", "116.385", "39.905", *[""] * 8]]), commit=True)
+    assert report.committed and report.counts["households"] == 1
+    assert report.indexes_rebuilt == []  # 1 household into a table of 3
+
+
+def test_a_failed_bulk_load_leaves_the_indexes_in_place(small_city):
+    from django.db import connection, transaction
+
+    from core.bulk import indexes_rebuilt_after
+
+    before = _index_definitions("residents_household")
+    with pytest.raises(RuntimeError), transaction.atomic(), connection.cursor() as cursor:
+        with indexes_rebuilt_after(cursor, "residents_household", 10**9) as rebuild:
+            assert rebuild.rebuilt and _index_definitions("residents_household") != before
+            raise RuntimeError("the insert failed")
+    assert _index_definitions("residents_household") == before
