@@ -448,7 +448,7 @@ def points_assign_units(
             # planner would probe the units' index point by point), then written in one hash join.
             cursor.execute("DROP TABLE IF EXISTS assign_hits")
             cursor.execute(
-                "CREATE TEMP TABLE assign_hits (point_id, code) ON COMMIT DROP AS " + statement + "; ANALYZE assign_hits",
+                f"CREATE TEMP TABLE assign_hits (point_id, code) ON COMMIT DROP AS {statement}; ANALYZE assign_hits",
                 params,
             )
             cursor.execute(

@@ -25,9 +25,9 @@ class IndexRebuild:
 def _holds_fewer_rows(cursor, table: str, rows: int) -> bool:
     """Whether `table` holds fewer than `rows` rows: an exact count that stops at `rows`."""
     cursor.execute(
-        pgsql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} LIMIT %s) t").format(pgsql.Identifier(table)).as_string(
-            cursor.cursor
-        ),
+        pgsql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} LIMIT %s) t")
+        .format(pgsql.Identifier(table))
+        .as_string(cursor.cursor),
         [rows],
     )
     return cursor.fetchone()[0] < rows

@@ -367,8 +367,12 @@ def test_a_failed_bulk_load_leaves_the_indexes_in_place(small_city):
     from core.bulk import indexes_rebuilt_after
 
     before = _index_definitions("residents_household")
-    with pytest.raises(RuntimeError), transaction.atomic(), connection.cursor() as cursor:
-        with indexes_rebuilt_after(cursor, "residents_household", 10**9) as rebuild:
-            assert rebuild.rebuilt and _index_definitions("residents_household") != before
-            raise RuntimeError("the insert failed")
+    with (
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+        indexes_rebuilt_after(cursor, "residents_household", 10**9) as rebuild,
+    ):
+        assert rebuild.rebuilt and _index_definitions("residents_household") != before
+        raise RuntimeError("the insert failed")
     assert _index_definitions("residents_household") == before
