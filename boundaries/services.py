@@ -402,6 +402,7 @@ def points_assign_units(
     where: str = "",
     reset: bool = True,
     generation: Generation | None = None,
+    drop_indexes: bool = False,
 ) -> dict[str, int]:
     """
     Writes, in the database, each point's grid cell into `grid_column` ('' outside every cell) and
@@ -409,6 +410,8 @@ def points_assign_units(
     covering it; for a point outside the whole grid, the community of the nearest cell (so the staff
     there see it in their list of unassigned points). `where` (trusted SQL over the table's alias `p`)
     limits the rows touched; `reset=False` saves a pass when those columns are known to be ''.
+    `drop_indexes` drops the table's indexes once the cells are found, so the write skips their
+    upkeep: for a staging table nothing else reads.
     Returns how many points landed in a cell, only in a unit, or nowhere.
     """
     generation = generation or generation_active()
@@ -451,6 +454,10 @@ def points_assign_units(
                 f"CREATE TEMP TABLE assign_hits (point_id, code) ON COMMIT DROP AS {statement}; ANALYZE assign_hits",
                 params,
             )
+            if drop_indexes:
+                cursor.execute("SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = %s::regclass", [table])
+                for (index,) in cursor.fetchall():
+                    cursor.execute(f"DROP INDEX {index}")
             cursor.execute(
                 pgsql.SQL(
                     "UPDATE {table} p SET {grid} = hit.code, {unit} = hit.code FROM assign_hits hit "

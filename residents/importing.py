@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils.translation import gettext as _
@@ -193,6 +194,8 @@ def household_import(
             return _refused(report)
         run = _Run(staged=staged, columns=columns, options=options, report=report, scope=scope, ragged=ragged)
         with connection.cursor() as cursor:
+            # Sorts and hashes over the whole file stay in memory (for this transaction only).
+            cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.GEOGRID_BULK_WORK_MEM])
             progress("checking", 0, 4)
             _parse(cursor, run)
             _check_values(cursor, run)
@@ -376,6 +379,7 @@ def _place(cursor, run: _Run) -> None:
         reset=False,
         # Held until the import commits: an activation of a redrawn grid waits, and then moves these too.
         generation=generation_active_held(),
+        drop_indexes=True,
     )
     if not run.scope.is_global:
         prefixes = sorted(run.scope.capture_prefixes)

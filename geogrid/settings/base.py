@@ -284,6 +284,8 @@ GEOGRID_MAX_FILE_VERTICES = env.int("GEOGRID_MAX_FILE_VERTICES", default=10_000_
 # the end instead of row by row (0: never); with this much memory for the building.
 GEOGRID_BULK_REBUILD_MIN_ROWS = env.int("GEOGRID_BULK_REBUILD_MIN_ROWS", default=100_000)
 GEOGRID_BULK_MAINTENANCE_WORK_MEM = env.str("GEOGRID_BULK_MAINTENANCE_WORK_MEM", default="512MB")
+# Memory for each sort and hash of an import's checks (they run over the whole file).
+GEOGRID_BULK_WORK_MEM = env.str("GEOGRID_BULK_WORK_MEM", default="256MB")
 # deepest nesting of arrays and objects in a JSON body.
 GEOGRID_MAX_NESTING_DEPTH = env.int("GEOGRID_MAX_NESTING_DEPTH", default=32)
 # Requests per address: Open311 reads and posts (public, by client address), and the SMS gateway's posts.
