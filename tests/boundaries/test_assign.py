@@ -59,11 +59,17 @@ def test_no_points_and_no_boundaries(db):
     assert list(cells_for_points(lon=np.array([116.4]), lat=np.array([39.9]))) == [None]
 
 
-def test_assigning_units_in_the_database(small_city):
+@pytest.mark.parametrize("by_cell_from", [5000, 1], ids=["planner's join", "cell by cell"])
+def test_assigning_units_in_the_database(small_city, monkeypatch, by_cell_from):
+    from boundaries import sql
+
+    # Many points are joined cell by cell through their index; a few however the planner likes. Same answers.
+    monkeypatch.setattr(sql, "ASSIGN_BY_CELL_FROM", by_cell_from)
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMP TABLE dwellings (id int, location geometry(Point, 4326), grid text, unit text, batch int)"
         )
+        cursor.execute("CREATE INDEX dwellings_location ON dwellings USING gist (location)")
         cursor.execute(
             "INSERT INTO dwellings VALUES "
             "(1, 'SRID=4326;POINT(116.385 39.905)', 'stale', 'stale', 1), "  # in a cell
@@ -72,12 +78,19 @@ def test_assigning_units_in_the_database(small_city):
             "(4, 'SRID=4326;POINT(116.39 39.93)', 'old', 'old', 2)"  # another batch: untouched
         )
     counts = points_assign_units(
-        table="dwellings", geom_column="location", grid_column="grid", unit_column="unit", where="p.batch = 1"
+        table="dwellings",
+        geom_column="location",
+        grid_column="grid",
+        unit_column="unit",
+        where="p.batch = 1",
+        drop_indexes=by_cell_from == 1,
     )
     assert counts == {"in_cell": 1, "in_unit": 2, "outside": 0}
     with connection.cursor() as cursor:
         cursor.execute("SELECT id, grid, unit FROM dwellings ORDER BY id")
         rows = cursor.fetchall()
+        cursor.execute("SELECT count(*) FROM pg_indexes WHERE indexname = 'dwellings_location'")
+        assert cursor.fetchone()[0] == (0 if by_cell_from == 1 else 1)  # a staging table's index, dropped if asked
     assert rows[0] == (1, "110101001001001", "110101001001001")
     # Outside the city: no cell, and the community of the nearest cell takes responsibility.
     assert rows[1] == (2, "", "110101002001")
