@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 
 from django.contrib.gis.db.models.functions import Transform
-from django.contrib.gis.geos import Polygon
 from django.core.exceptions import EmptyResultSet
 from django.db.models import F, FloatField, OuterRef, Q, Subquery
 from django.db.models.expressions import RawSQL
@@ -29,7 +27,7 @@ from layers.hexagons import EDGE_METRES, parent_sql, resolution_for_zoom
 from layers.registry import Layer, Param, Part, Window, register
 from residents.models import Household, HousingType
 from tiles.cache import version
-from tiles.functions import WORLD, pixel_metres
+from tiles.functions import TileBounds, pixel_metres, tile_bounds_sql
 
 # --- parameters ------------------------------------------------------------------------------------
 
@@ -155,14 +153,6 @@ def units_queryset(scope, *, level: int, window: Window, generation: int | None 
     return units.order_by()
 
 
-def tile_envelope(z: int, x: int, y: int) -> tuple[float, float, float, float]:
-    """The tile's exact bounds in EPSG:3857 (no buffer)."""
-    size = WORLD / 2**z
-    west = -WORLD / 2 + x * size
-    north = WORLD / 2 - y * size
-    return west, north - size, west + size, north
-
-
 def clusters(name: str, queryset, *, window: Window, cell_units: int, limit: int, sums: dict | None = None) -> Part:
     """
     Points counted in squares of `cell_units` of the tile's grid, each square drawn at the mean of its
@@ -174,23 +164,16 @@ def clusters(name: str, queryset, *, window: Window, cell_units: int, limit: int
         queryset.order_by().annotate(g=Transform("location", 3857)).values("g", *sums.values()).query.sql_with_params()
     )
     size = pixel_metres(window.z) * cell_units
-    west, south, east, north = tile_envelope(window.z, *window.tile)
     extra = "".join(f', sum(s."{column}")::int AS "{alias}"' for alias, column in sums.items())
+    # The tile's exact bounds (no buffer) from PostGIS, so the statement holds x and y only as parameters.
     sql = (
-        f"SELECT count(*)::int AS count{extra}, ST_Centroid(ST_Collect(s.g)) AS tile_geom FROM ({inner}) s "
-        "WHERE ST_X(s.g) >= %s AND ST_X(s.g) < %s AND ST_Y(s.g) > %s AND ST_Y(s.g) <= %s "
+        f"SELECT count(*)::int AS count{extra}, ST_Centroid(ST_Collect(s.g)) AS tile_geom "
+        f"FROM ({inner}) s, (SELECT ST_TileEnvelope(%s, %s, %s) AS box) t "
+        "WHERE ST_X(s.g) >= ST_XMin(t.box) AND ST_X(s.g) < ST_XMax(t.box) "
+        "AND ST_Y(s.g) > ST_YMin(t.box) AND ST_Y(s.g) <= ST_YMax(t.box) "
         f"GROUP BY ST_SnapToGrid(s.g, {size:.6f}) ORDER BY count(*) DESC"
     )
-    return Part(name, ["count", *sums], limit, sql=sql, params=[*params, west, east, south, north], srid=3857)
-
-
-def expand(bounds: Polygon, metres: float) -> Polygon:
-    west, south, east, north = bounds.extent
-    dlat = metres / 111_320
-    dlon = metres / (111_320 * max(math.cos(math.radians((south + north) / 2)), 0.01))
-    return Polygon.from_bbox(
-        (max(west - dlon, -180), max(south - dlat, -90), min(east + dlon, 180), min(north + dlat, 90))
-    )
+    return Part(name, ["count", *sums], limit, sql=sql, params=[*params, window.z, *window.tile], srid=3857)
 
 
 # --- layers ----------------------------------------------------------------------------------------
@@ -289,9 +272,9 @@ class IncidentWindowMixin:
             message = _("The window ends before it starts.")
             raise ApiError(message, fields={"until": [message]})
 
-    def incidents(self, window: Window, *, bounds: Polygon | None = None):
+    def incidents(self, window: Window, *, bounds: TileBounds | None = None):
         incidents = Incident.objects.filter(incident_scope_q(self.scope))
-        bounds = bounds or window.bounds
+        bounds = bounds if bounds is not None else window.bounds
         if bounds is not None:
             incidents = incidents.filter(location__bboverlaps=bounds)
         if window.under:
@@ -408,7 +391,7 @@ class IncidentHexagonsLayer(IncidentWindowMixin, Layer):
         return self.params["resolution"] or resolution_for_zoom(z)
 
     def counts_sql(self, window: Window, resolution: int) -> tuple[str, list]:
-        bounds = expand(window.bounds, 2 * EDGE_METRES[resolution]) if window.bounds is not None else None
+        bounds = TileBounds(window.z, *window.tile, metres=2 * EDGE_METRES[resolution]) if window.is_tile else None
         inner, params = (
             self.incidents(window, bounds=bounds).filter(h3__isnull=False).values("h3").query.sql_with_params()
         )
@@ -424,9 +407,10 @@ class IncidentHexagonsLayer(IncidentWindowMixin, Layer):
             f"SELECT lpad(to_hex(c.cell), 15, '0') AS h3, c.count, {resolution} AS resolution, hx.geom AS tile_geom "
             f"FROM ({counts}) c JOIN layers_hexagon hx ON hx.cell = c.cell"
         )
-        if window.bounds is not None:
-            sql += " WHERE hx.geom && ST_GeomFromEWKT(%s)"
-            params.append(window.bounds.ewkt)
+        if window.is_tile:
+            bounds, bounds_params = tile_bounds_sql(window.z, *window.tile)
+            sql += f" WHERE hx.geom && {bounds}"
+            params += bounds_params
         return [Part("incident_hexagons", ["h3", "count", "resolution"], 20_000, sql=sql, params=params)]
 
     def legend(self, *, z: int | None = None) -> dict:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.contrib.gis.geos import Polygon
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import QuerySet
@@ -14,9 +15,17 @@ from django.utils.translation import gettext_lazy
 
 from core.errors import ApiError
 from core.scope import Scope
-from tiles.functions import BUFFER, EXTENT, pixel_metres, tile_bounds_4326
+from tiles.functions import BUFFER, EXTENT, TileBounds, pixel_metres
 
 LAYERS: dict[str, type[Layer]] = {}
+
+# Tile statements built once per layer, parameters, scope and zoom (Layer.tile_sql), with the two
+# made-up tiles they are built with: coordinates no tile has, so they cannot be mistaken for others.
+TEMPLATES_KEPT = 2048
+_TEMPLATES: dict = {}
+_TEMPLATES_LOCK = threading.Lock()
+_UNTEMPLATED = object()
+_MADE_UP_TILES = ((-1_000_003, -1_000_033), (-1_000_019, -1_000_051))
 
 
 def register(cls):
@@ -54,7 +63,7 @@ class Window:
     """What a layer is asked for: a tile (zoom and bounds) or an export (a unit's subtree, no bounds)."""
 
     z: int
-    bounds: Polygon | None = None
+    bounds: TileBounds | None = None  # the tile's, buffered
     under: str | None = None  # a code prefix: only records of this subtree
     tile: tuple[int, int] | None = None  # the tile's x and y
 
@@ -190,9 +199,48 @@ class Layer:
             return []
 
     def tile_sql(self, z: int, x: int, y: int) -> tuple[str, list]:
-        """The tile as one SQL statement: each part's ST_AsMVT, concatenated (MVT layers simply append)."""
+        """
+        The tile as one SQL statement: each part's ST_AsMVT, concatenated (MVT layers simply append).
+        Building it through the ORM costs about as much as running it for a small tile, so the statement
+        is built once per layer, parameters, viewer's scope and zoom, with two made-up tiles, and kept
+        when the two differ only in the parameters holding x and y; a tile then only fills those in.
+        A layer whose statement depends on x or y some other way is built for every tile.
+        """
+        key = (self.name, z, json.dumps(sorted(self.params.items()), default=str), self.scope.cache_key)
+        template = _TEMPLATES.get(key)
+        if template is None:
+            template = self._tile_template(z)
+            with _TEMPLATES_LOCK:
+                if len(_TEMPLATES) >= TEMPLATES_KEPT:
+                    _TEMPLATES.clear()
+                _TEMPLATES[key] = template
+        if template is _UNTEMPLATED:
+            return self._tile_sql(z, x, y)
+        sql, params, slots = template
+        params = list(params)
+        for index, (kind, axis) in slots.items():
+            params[index] = kind(x if axis == "x" else y)
+        return sql, params
+
+    def _tile_template(self, z: int):
+        (ax, ay), (bx, by) = _MADE_UP_TILES
+        sql_a, params_a = self._tile_sql(z, ax, ay)
+        sql_b, params_b = self._tile_sql(z, bx, by)
+        if sql_a != sql_b or len(params_a) != len(params_b):
+            return _UNTEMPLATED
+        slots = {}
+        for index, (a, b) in enumerate(zip(params_a, params_b, strict=True)):
+            if type(a) is type(b) and a == b:
+                continue
+            if isinstance(a, int) and (a, b) in ((ax, bx), (ay, by)):
+                slots[index] = (type(a), "x" if a == ax else "y")
+                continue
+            return _UNTEMPLATED  # a value computed from x or y: this layer's statement cannot be reused
+        return sql_a, params_a, slots
+
+    def _tile_sql(self, z: int, x: int, y: int) -> tuple[str, list]:
         statements, params = [], []
-        for part in self._parts(Window(z=z, bounds=tile_bounds_4326(z, x, y), tile=(x, y))):
+        for part in self._parts(Window(z=z, bounds=TileBounds(z, x, y), tile=(x, y))):
             try:
                 sql, part_params = _part_sql(part, z, x, y)
             except EmptyResultSet:  # a filter no row can pass (a scope with no units)

@@ -268,3 +268,33 @@ def test_every_tile_of_the_city_is_well_formed(city_api, population, report):
                 assert response.status_code in (200, 204), (layer, z)
                 if response.status_code == 200:
                     assert decode(response.content)
+
+
+@pytest.mark.parametrize(
+    "layer", ["units", "households", "incidents", "incident_heat", "incident_hexagons", "choropleth"]
+)
+def test_a_tile_statement_built_once_per_zoom_serves_every_tile_of_it(small_city, layer):
+    from layers.registry import _UNTEMPLATED, LAYERS
+
+    params = {"period": "year:2026", "metric": "incidents_reported"} if layer == "choropleth" else {}
+    built = LAYERS[layer](Scope.everything(), LAYERS[layer].parse_params(params))
+    for z in (8, 12, 13, 14, 15, 16):  # clusters and points, labels or none
+        assert built._tile_template(z) is not _UNTEMPLATED, (layer, z)
+        for x, y in [tile_of(116.385, 39.905, z), tile_of(116.41, 39.93, z), (0, 0), (2**z - 1, 2**z - 1)]:
+            # The statement filled in for this tile is the one built for it from scratch, values and all.
+            assert built.tile_sql(z, x, y) == built._tile_sql(z, x, y), (layer, z, x, y)
+
+
+def test_a_layer_whose_statement_holds_a_tiles_coordinates_in_its_text_is_built_for_every_tile(small_city):
+    from layers.registry import _UNTEMPLATED, Layer, Part
+
+    class Written(Layer):
+        name = "written"
+
+        def parts(self, window):
+            x, y = window.tile
+            return [Part("p", ["n"], 10, sql=f"SELECT {x * 2 + y} AS n, ST_MakePoint(0, 0) AS tile_geom")]
+
+    layer = Written(Scope.everything(), {})
+    assert layer._tile_template(12) is _UNTEMPLATED
+    assert "SELECT 7 AS n" in layer.tile_sql(12, 3, 1)[0] and "SELECT 9 AS n" in layer.tile_sql(12, 4, 1)[0]
