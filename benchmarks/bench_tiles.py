@@ -147,6 +147,21 @@ def run(results: Results, *, incidents: int = 1_000_000, households: int = 1_000
                         notes=f"{ratio:.2f}x; {len(raw)}/{len(served_times)} samples",
                     )
                 )
+            # Building the statement: through the ORM for every tile, against filling in the one built for the zoom.
+            x, y = _tile_of(center.x, center.y, 16)
+            layer.tile_sql(16, x, y)
+            built = _samples(lambda x=x, y=y, layer=layer: layer._tile_sql(16, x, y), least=50, most=200, budget=1)
+            filled = _samples(lambda x=x, y=y, layer=layer: layer.tile_sql(16, x, y), least=50, most=200, budget=1)
+            results.add(
+                Row(
+                    name=f"tile {name} z16: its statement filled in, p50",
+                    value=percentile(filled, 50),
+                    unit="ms",
+                    reference=percentile(built, 50),
+                    reference_name="built through the ORM for the tile",
+                    notes="the statement is built once per layer, parameters, scope and zoom",
+                )
+            )
             results.add(
                 Row(
                     name=f"tile {name}: cached tile through HTTP, p50",
