@@ -189,6 +189,8 @@ def run(results: Results, *, incidents: int = 1_000_000, households: int = 1_000
                 )
             )
 
+        _statement_kept_or_built(results, key, params, center)
+
         # GeoJSON of every grid cell: the export through HTTP against ST_AsGeoJSON run directly.
         raw_sql = (
             "SELECT ST_AsGeoJSON(t.*, 'geom', 7) FROM (SELECT code, level, parent_code, name, geom "
@@ -224,3 +226,53 @@ def run(results: Results, *, incidents: int = 1_000_000, households: int = 1_000
         for process in (uncached, cached):
             process.terminate()
             process.wait(timeout=10)
+
+
+def _statement_kept_or_built(results: Results, key: str, params: dict, center) -> None:
+    """
+    The whole request in this process (Django's test client, no HTTP), with the tile's statement kept
+    per zoom against built for every tile, interleaved so both see the same machine; the raw SQL too.
+    """
+    from django.test import Client, override_settings
+
+    from layers.registry import Layer
+
+    client = Client(HTTP_AUTHORIZATION=f"Token {key}")
+    kept = Layer.tile_sql
+    try:
+        with override_settings(GEOGRID_TILE_CACHE_SECONDS=0):
+            for name, layer_class in LAYERS.items():
+                layer_params = params.get(name, {})
+                query = "&".join(f"{k}={v}" for k, v in layer_params.items())
+                layer = layer_class(Scope.everything(), layer_class.parse_params(layer_params))
+                for z in (14, 16):
+                    x, y = _tile_of(center.x, center.y, z)
+                    path = f"/tiles/{name}/{z}/{x}/{y}.mvt" + (f"?{query}" if query else "")
+                    sql, sql_params = layer.tile_sql(z, x, y)
+                    if client.get(path).status_code not in (200, 204):
+                        raise SystemExit(f"{path}: {client.get(path).content[:200]!r}")
+                    times: dict[str, list[float]] = {"raw": [], "kept": [], "built": []}
+                    for _ in range(30):
+                        for kind in times:
+                            Layer.tile_sql = kept if kind == "kept" else Layer._tile_sql
+                            start = time.perf_counter()
+                            if kind == "raw":
+                                _raw_tile(sql, sql_params)
+                            else:
+                                client.get(path)
+                            times[kind].append((time.perf_counter() - start) * 1000)
+                    Layer.tile_sql = kept
+                    raw, with_kept, with_built = (percentile(times[k], 50) for k in ("raw", "kept", "built"))
+                    results.add(
+                        Row(
+                            name=f"tile {name} z{z} in this process, statement kept, p50",
+                            value=with_kept,
+                            unit="ms",
+                            reference=raw,
+                            reference_name="its SQL run directly",
+                            notes=f"{with_kept / raw:.2f}x; built for every tile: {with_built:.2f} ms "
+                            f"({with_built / raw:.2f}x)",
+                        )
+                    )
+    finally:
+        Layer.tile_sql = kept
