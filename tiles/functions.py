@@ -1,31 +1,13 @@
-"""PostGIS tile functions as ORM expressions, and the tile's bounds computed in Python."""
+"""The tile's grid and bounds: its size in metres, and its buffered bounds as SQL and as an ORM expression."""
 
 from __future__ import annotations
 
-import math
-
 from django.contrib.gis.db.models import GeometryField
-from django.contrib.gis.geos import Polygon
 from django.db.models import Func
 
 EXTENT = 4096  # the tile's internal grid (MVT default)
 BUFFER = 64  # of those units, around the tile, so strokes and labels do not break at tile edges
 WORLD = 40075016.68557849  # EPSG:3857 width in metres
-
-
-def tile_bounds_4326(z: int, x: int, y: int, *, buffer: float = BUFFER / EXTENT) -> Polygon:
-    """The tile with its buffer as a WGS-84 polygon, for the index condition (&&) of the layer's query."""
-    n = 2.0**z
-
-    def lon(tx: float) -> float:
-        return tx / n * 360.0 - 180.0
-
-    def lat(ty: float) -> float:
-        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * ty / n))))
-
-    west, east = lon(x - buffer), lon(x + 1 + buffer)
-    north, south = lat(max(y - buffer, 0)), lat(min(y + 1 + buffer, n))
-    return Polygon.from_bbox((max(west, -180), max(south, -85.06), min(east, 180), min(north, 85.06)))
 
 
 def pixel_metres(z: int) -> float:
@@ -40,7 +22,7 @@ def valid_tile(z: int, x: int, y: int) -> bool:
 def tile_bounds_sql(z: int, x: int, y: int, *, metres: float = 0) -> tuple[str, list]:
     """
     The tile with its buffer (and `metres` more on the ground) as a WGS-84 box, computed by PostGIS
-    from z, x and y, clipped to the Mercator square as tile_bounds_4326 is: a tile's statement then
+    from z, x and y, clipped to the Mercator square: a tile's statement then
     depends on x and y only through these parameters, so the statement built for one tile serves
     every tile of its zoom (layers.registry). A ground distance d at latitude φ spans d / cos φ in
     EPSG:3857; φ is taken at the tile's centre.

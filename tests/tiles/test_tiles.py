@@ -1,6 +1,7 @@
 """Vector tiles: decoded with mapbox-vector-tile and read by GDAL, scoped, cached and invalidated."""
 
 import datetime as dt
+import math
 import shutil
 import subprocess
 
@@ -298,3 +299,31 @@ def test_a_layer_whose_statement_holds_a_tiles_coordinates_in_its_text_is_built_
     layer = Written(Scope.everything(), {})
     assert layer._tile_template(12) is _UNTEMPLATED
     assert "SELECT 7 AS n" in layer.tile_sql(12, 3, 1)[0] and "SELECT 9 AS n" in layer.tile_sql(12, 4, 1)[0]
+
+
+@pytest.mark.parametrize("z, x, y", [(14, 13489, 6208), (0, 0, 0), (3, 0, 7), (3, 7, 0), (16, 53958, 24834)])
+def test_the_tile_bounds_postgis_computes_are_the_tile_with_its_buffer(db, z, x, y):
+    from tiles.functions import BUFFER, EXTENT, tile_bounds_sql
+
+    n, buffer = 2.0**z, BUFFER / EXTENT
+
+    def lat(ty: float) -> float:
+        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * ty / n))))
+
+    # The buffered tile in degrees, clipped to the Mercator square (±85.0511°).
+    expected = (
+        max((x - buffer) / n * 360 - 180, -180),
+        lat(min(y + 1 + buffer, n)),
+        min((x + 1 + buffer) / n * 360 - 180, 180),
+        lat(max(y - buffer, 0)),
+    )
+    for metres, grown in ((0, 0), (500, 1)):
+        sql, params = tile_bounds_sql(z, x, y, metres=metres)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM (SELECT {sql} AS b) t", params)
+            west, south, east, north = cursor.fetchone()
+        if not grown:
+            assert (west, south, east, north) == pytest.approx(expected, abs=1e-9)
+        elif z == 14:  # 500 m more on every side: about 0.0045° of latitude, 0.0059° of longitude at 39.9° N
+            assert expected[1] - south == pytest.approx(0.0045, abs=0.0003)
+            assert west == pytest.approx(expected[0] - 0.00585, abs=0.0003)
