@@ -22,28 +22,36 @@ def _token_cache_key(digest: str) -> str:
     return f"geogrid:token:{digest}"
 
 
-def token_user_id(header: str | None) -> int | None:
-    """
-    The user of an `Authorization: Token <key>` header, for the tile server's fast path: the token's
-    digest is looked up once and kept in the cache for a minute (revoking a token forgets it).
-    """
-    from django.core.cache import cache
-    from django.utils import timezone
+def token_cache_key(header: str | None) -> str | None:
+    """The cache key of an `Authorization: Token <key>` header's user (None without a token)."""
     from knox.crypto import hash_token
-
-    from accounts.models import ApiToken
 
     if not header or not header.startswith("Token "):
         return None
     key = header[len("Token ") :].strip()
-    if not key:
+    return _token_cache_key(hash_token(key)) if key else None
+
+
+def token_user_id(header: str | None, *, read: dict | None = None) -> int | None:
+    """
+    The user of an `Authorization: Token <key>` header, for the tile server's fast path: the token's
+    digest is looked up once and kept in the cache for a minute (revoking a token forgets it).
+    `read` holds cache entries the caller already fetched with others in one round trip.
+    """
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    from accounts.models import ApiToken
+
+    cache_key = token_cache_key(header)
+    if cache_key is None:
         return None
-    digest = hash_token(key)
-    cached = cache.get(_token_cache_key(digest))
+    cached = read.get(cache_key) if read is not None else cache.get(cache_key)
     if cached is None:
+        digest = cache_key.removeprefix(_token_cache_key(""))
         token = ApiToken.objects.filter(digest=digest, user__is_active=True).only("user_id", "expiry").first()
         cached = (token.user_id, token.expiry) if token else (None, None)
-        cache.set(_token_cache_key(digest), cached, TOKEN_CACHE_SECONDS)
+        cache.set(cache_key, cached, TOKEN_CACHE_SECONDS)
     user_id, expiry = cached
     if user_id is None or (expiry is not None and expiry <= timezone.now()):
         return None

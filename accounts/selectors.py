@@ -19,8 +19,12 @@ from core.scope import Scope
 SCOPE_CACHE_SECONDS = 60
 
 
-def _scope_key(user_id: int) -> str:
-    generation = cache.get("geogrid:scope-generation", 0)
+SCOPE_GENERATION_KEY = "geogrid:scope-generation"
+
+
+def _scope_key(user_id: int, generation: int | None = None) -> str:
+    if generation is None:
+        generation = cache.get(SCOPE_GENERATION_KEY, 0)
     return f"geogrid:scope:{generation}:{user_id}"
 
 
@@ -28,9 +32,9 @@ def scope_forget(user=None) -> None:
     """Drops a user's cached scope; without a user, every user's (after a role's permissions change)."""
     if user is None:
         try:
-            cache.incr("geogrid:scope-generation")
+            cache.incr(SCOPE_GENERATION_KEY)
         except ValueError:
-            cache.set("geogrid:scope-generation", 1, None)
+            cache.set(SCOPE_GENERATION_KEY, 1, None)
     else:
         cache.delete(_scope_key(user.pk))
     if user is not None and hasattr(user, "_geogrid_scope"):
@@ -132,9 +136,12 @@ def audit_action_name(entry: LogEntry) -> str:
     ]
 
 
-def scope_for_user_id(user_id: int) -> Scope:
-    """The scope of a user known only by id (the tile server's fast path): from the cache when it can."""
-    cached = cache.get(_scope_key(user_id))
+def scope_for_user_id(user_id: int, *, generation: int | None = None) -> Scope:
+    """
+    The scope of a user known only by id (the tile server's fast path): from the cache when it can.
+    `generation` is the scope generation (SCOPE_GENERATION_KEY) when the caller already read it.
+    """
+    cached = cache.get(_scope_key(user_id, generation))
     if cached is not None:
         return cached
     user = User.objects.filter(pk=user_id, is_active=True).first()

@@ -20,13 +20,14 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    # First: tiles are asked for by the dozen per map view, and are resolved before the pages' patterns.
+    path("tiles/", include("tiles.urls")),
     path("", include("web.urls")),
     path("login/", account_views.LoginView.as_view(), name="login"),
     path("logout/", account_views.LogoutView.as_view(), name="logout"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
-    path("tiles/", include("tiles.urls")),
     path("sms/", include("messaging.urls")),
     path("open311/v2/", include("open311.urls")),
     path("ogcapi/", include("ogcapi.urls")),

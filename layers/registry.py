@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core.db import fetch_value
 from core.errors import ApiError
 from core.scope import Scope
 from tiles.functions import BUFFER, EXTENT, TileBounds, pixel_metres
@@ -255,10 +255,7 @@ class Layer:
         sql, params = self.tile_sql(z, x, y)
         if not sql:
             return b""
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            tile = cursor.fetchone()[0]
-        return bytes(tile or b"")
+        return bytes(fetch_value(sql, params) or b"")
 
     # --- the export -------------------------------------------------------------------------------
 

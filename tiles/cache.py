@@ -11,21 +11,29 @@ from django.core.cache import cache
 SOURCES = ("boundaries", "households", "incidents", "kpi")
 
 
+def version_key(source: str) -> str:
+    return f"geogrid:tiles:version:{source}"
+
+
 def version(source: str) -> int:
-    return cache.get(f"geogrid:tiles:version:{source}") or 0
+    return cache.get(version_key(source)) or 0
 
 
 def bump(source: str) -> None:
     """Data under the tiles of this source changed: every tile that reads it is stale from now on."""
-    key = f"geogrid:tiles:version:{source}"
+    key = version_key(source)
     try:
         cache.incr(key)
     except ValueError:
         cache.set(key, 1, None)
 
 
-def tile_key(layer: str, z: int, x: int, y: int, params: dict, scope_key: str, sources: tuple[str, ...]) -> str:
-    raw = json.dumps([layer, z, x, y, sorted(params.items()), scope_key, [version(s) for s in sources]], default=str)
+def tile_key(
+    layer: str, z: int, x: int, y: int, params: dict, scope_key: str, sources: tuple[str, ...], read: dict | None = None
+) -> str:
+    """The tile's cache key; `read` holds the sources' versions when the caller fetched them already."""
+    versions = [(read.get(version_key(s)) or 0) if read is not None else version(s) for s in sources]
+    raw = json.dumps([layer, z, x, y, sorted(params.items()), scope_key, versions], default=str)
     return "geogrid:tile:" + hashlib.sha256(raw.encode()).hexdigest()
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.cache import cache as django_cache
 from django.http import HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from accounts.authentication import token_user_id
-from accounts.selectors import scope_for_user, scope_for_user_id
+from accounts.authentication import token_cache_key, token_user_id
+from accounts.selectors import SCOPE_GENERATION_KEY, scope_for_user, scope_for_user_id
 from core.errors import ApiError, error_body
 from layers.registry import LAYERS
 from tiles import cache
@@ -17,11 +18,23 @@ from tiles.functions import valid_tile
 MVT = "application/vnd.mapbox-vector-tile"
 
 
-def _scope(request):
+def _read_ahead(request, sources: tuple[str, ...] = ()) -> dict:
+    """
+    The cache entries every tile request reads, in one round trip: the token's user, the scope
+    generation and the data versions of the layer's sources.
+    """
+    keys = [SCOPE_GENERATION_KEY, *(cache.version_key(source) for source in sources)]
+    token_key = token_cache_key(request.headers.get("Authorization"))
+    if token_key is not None:
+        keys.append(token_key)
+    return django_cache.get_many(keys)
+
+
+def _scope(request, read: dict):
     """The caller's scope: an API token (the fast path: cached), else the web session."""
-    user_id = token_user_id(request.headers.get("Authorization"))
+    user_id = token_user_id(request.headers.get("Authorization"), read=read)
     if user_id is not None:
-        return scope_for_user_id(user_id)
+        return scope_for_user_id(user_id, generation=read.get(SCOPE_GENERATION_KEY, 0))
     if request.user.is_authenticated:
         return scope_for_user(request.user)
     return None
@@ -38,7 +51,8 @@ def tile(request, layer: str, z: int, x: int, y: int):
         return _error("not_found", _("No layer %(name)s.") % {"name": layer}, 404)
     if not valid_tile(z, x, y):
         return _error("not_found", _("No such tile."), 404)
-    scope = _scope(request)
+    read = _read_ahead(request, layer_class.sources)
+    scope = _scope(request, read)
     if scope is None:
         return _error("not_authenticated", _("Sign in or send an API token."), 401)
     if not scope.has(layer_class.permission):
@@ -49,7 +63,7 @@ def tile(request, layer: str, z: int, x: int, y: int):
         params = layer_class.parse_params(request.GET)
     except ApiError as exc:
         return _error(exc.error_code, exc.detail, 400, exc.fields)
-    key = cache.tile_key(layer, z, x, y, params, scope.cache_key, layer_class.sources)
+    key = cache.tile_key(layer, z, x, y, params, scope.cache_key, layer_class.sources, read)
     etag = f'"{key[-32:]}"'
     headers = {
         "ETag": etag,
@@ -76,7 +90,7 @@ def tilejson(request, layer: str):
     layer_class = LAYERS.get(layer)
     if layer_class is None:
         return _error("not_found", _("No layer %(name)s.") % {"name": layer}, 404)
-    scope = _scope(request)
+    scope = _scope(request, _read_ahead(request))
     if scope is None:
         return _error("not_authenticated", _("Sign in or send an API token."), 401)
     query = request.GET.copy()

@@ -2,10 +2,11 @@
 
 import psycopg
 import pytest
-from django.db import InterfaceError, OperationalError, connection
+from django.db import DataError, InterfaceError, OperationalError, close_old_connections, connection, transaction
 from django.test import RequestFactory
 from rest_framework.test import APIClient
 
+from core.db import fetch_value
 from core.errors import database_unavailable, json_server_error
 from core.middleware import discard_broken_connections
 from tests.conftest import client_of
@@ -125,3 +126,59 @@ def test_a_connection_the_server_dropped_is_discarded_and_the_next_query_reconne
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         assert cursor.fetchone()[0] != pid
+
+
+def _terminate(pid: int) -> None:
+    db = connection.settings_dict
+    with psycopg.connect(
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        password=db["PASSWORD"],
+        dbname=db["NAME"],
+        autocommit=True,
+    ) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+def _pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_read_skips_the_health_check_and_runs_again_on_a_new_connection_when_the_old_one_died(monkeypatch):
+    checks = []
+    is_usable = connection.is_usable
+    monkeypatch.setattr(connection, "is_usable", lambda: checks.append(1) or is_usable())
+
+    pid = _pid()
+    close_old_connections()  # what starts a request: the next query would check the connection first
+    assert fetch_value("SELECT pg_backend_pid()", []) == pid
+    assert checks == []  # no `SELECT 1` before the statement
+
+    _terminate(pid)
+    close_old_connections()
+    assert fetch_value("SELECT pg_backend_pid()", []) != pid  # failed once, then ran on a new connection
+    assert len(checks) == 1  # the failure was confirmed as a dead link before running it again
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_statements_own_error_is_not_run_again(monkeypatch):
+    runs = []
+    execute_wrapper = connection.execute_wrapper(lambda execute, sql, *args: runs.append(sql) or execute(sql, *args))
+    close_old_connections()
+    with execute_wrapper, pytest.raises(DataError):
+        fetch_value("SELECT 1 / %s", [0])
+    assert len(runs) == 1
+    assert fetch_value("SELECT 2", []) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_inside_a_transaction_a_dead_connection_is_not_hidden():
+    with pytest.raises(OperationalError), transaction.atomic():
+        _terminate(_pid())
+        fetch_value("SELECT 1", [])
+    discard_broken_connections()
+    assert fetch_value("SELECT 1", []) == 1

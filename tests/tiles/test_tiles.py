@@ -103,6 +103,39 @@ def test_an_uncached_tile_costs_one_query_and_a_cached_one_none(city_api, small_
     assert not_modified.status_code == 304
 
 
+def test_a_tile_request_reads_the_token_scope_generation_and_versions_in_one_cache_round_trip(
+    city_api, small_city, monkeypatch
+):
+    from django.core.cache import cache
+
+    x, y = tile_of(116.385, 39.905, 14)
+    city_api.get(f"/tiles/choropleth/14/{x + 1}/{y}.mvt")  # the token and scope are looked up and cached
+    calls, inside = [], []
+    for name in ("get", "get_many", "set", "delete"):
+        original = getattr(cache, name)
+
+        def counted(*args, _name=name, _original=original, **kwargs):
+            if not inside:  # a local cache answers get_many with its own gets: one round trip all the same
+                calls.append((_name, args[0]))
+            inside.append(_name)
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                inside.pop()
+
+        monkeypatch.setattr(cache, name, counted)
+    response = city_api.get(f"/tiles/choropleth/14/{x}/{y}.mvt")
+    assert response.status_code in (200, 204)
+    # The versions of the choropleth's sources come in one round trip with the token and the scope
+    # generation; then the scope, then the tile (a miss), then the tile is kept.
+    assert [name for name, _ in calls] == ["get_many", "get", "get", "set"], calls
+    read_ahead = set(calls[0][1])
+    sources = {f"geogrid:tiles:version:{source}" for source in ("boundaries", "kpi")}
+    assert sources | {"geogrid:scope-generation"} < read_ahead
+    assert any(key.startswith("geogrid:token:") for key in read_ahead - sources)
+    assert calls[1][1].startswith("geogrid:scope:") and calls[2][1].startswith("geogrid:tile:")
+
+
 @pytest.mark.parametrize("layer", ["households", "incidents", "incident_heat", "incident_hexagons", "choropleth"])
 def test_every_layer_builds_its_tile_in_one_query(city_api, small_city, population, report, layer):
     report()
