@@ -101,33 +101,6 @@ def test_an_error_outside_any_view_is_a_503_too():
     assert response.status_code == 500
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_connection_the_server_dropped_is_discarded_and_the_next_query_reconnects():
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    db = connection.settings_dict
-    with psycopg.connect(
-        host=db["HOST"] or "127.0.0.1",
-        port=db["PORT"] or 5432,
-        user=db["USER"],
-        password=db["PASSWORD"],
-        dbname=db["NAME"],
-        autocommit=True,
-    ) as other:
-        other.execute("SELECT pg_terminate_backend(%s)", [pid])
-    with pytest.raises(OperationalError) as error, connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    assert database_unavailable(error.value)
-
-    discard_broken_connections()
-
-    assert connection.connection is None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        assert cursor.fetchone()[0] != pid
-
-
 def _terminate(pid: int) -> None:
     db = connection.settings_dict
     with psycopg.connect(
@@ -145,6 +118,22 @@ def _pid() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_the_server_dropped_is_discarded_and_the_next_query_reconnects():
+    pid = _pid()
+    _terminate(pid)
+    with pytest.raises(OperationalError) as error, connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    assert database_unavailable(error.value)
+
+    discard_broken_connections()
+
+    assert connection.connection is None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone()[0] != pid
 
 
 @pytest.mark.django_db(transaction=True)
