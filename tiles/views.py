@@ -82,7 +82,7 @@ def tile(request, layer: str, z: int, x: int, y: int):
         cache.put(key, body)
     if not body:
         return HttpResponse(status=204, headers=headers)
-    return HttpResponse(body, content_type=MVT, headers={**headers, "Content-Length": str(len(body))})
+    return HttpResponse(body, content_type=MVT, headers=headers)
 
 
 @require_GET
