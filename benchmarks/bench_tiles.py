@@ -209,6 +209,7 @@ def run(results: Results, *, incidents: int = 1_000_000, households: int = 1_000
             )
 
         _statement_kept_or_built(results, key, params, center)
+        _wsgi_in_process(results, key, params, center)
 
         # GeoJSON of every grid cell: the export through HTTP against ST_AsGeoJSON run directly.
         raw_sql = (
@@ -294,3 +295,63 @@ def _statement_kept_or_built(results: Results, key: str, params: dict, center) -
                     )
     finally:
         Layer.tile_sql = kept
+
+
+def _wsgi_in_process(results: Results, key: str, params: dict, center) -> None:
+    """
+    The WSGI application gunicorn serves, called in this process against the tile's SQL, in turn: the
+    fixed cost of a tile request without the HTTP server and the client.
+    """
+    import io
+    import sys
+
+    from django.test import override_settings
+
+    from geogrid.wsgi import application
+
+    def call(path: str, query: str) -> str:
+        environ = {
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8000",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_HOST": "127.0.0.1:8000",
+            "HTTP_AUTHORIZATION": f"Token {key}",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(b""),
+            "wsgi.errors": sys.stderr,
+        }
+        status = []
+        b"".join(application(environ, lambda line, headers, exc_info=None: status.append(line)))
+        return status[-1]
+
+    with override_settings(GEOGRID_TILE_CACHE_SECONDS=0):
+        for name in ("units", "choropleth", "incidents"):
+            layer_class = LAYERS[name]
+            layer_params = params.get(name, {})
+            query = "&".join(f"{k}={v}" for k, v in layer_params.items())
+            layer = layer_class(Scope.everything(), layer_class.parse_params(layer_params))
+            x, y = _tile_of(center.x, center.y, 16)
+            path = f"/tiles/{name}/16/{x}/{y}.mvt"
+            sql, sql_params = layer.tile_sql(16, x, y)
+            if not call(path, query).startswith(("200", "204")):
+                raise SystemExit(f"{path}: {call(path, query)}")
+            raw, served = _paired_samples(
+                lambda sql=sql, sql_params=sql_params: _raw_tile(sql, sql_params),
+                lambda path=path, query=query: call(path, query),
+                least=200,
+                most=200,
+            )
+            raw_p50, served_p50 = percentile(raw, 50), percentile(served, 50)
+            results.add(
+                Row(
+                    name=f"tile {name} z16, the WSGI application in this process, p50",
+                    value=served_p50,
+                    unit="ms",
+                    reference=raw_p50,
+                    reference_name="its SQL run directly",
+                    notes=f"{served_p50 - raw_p50:.2f} ms over the SQL ({served_p50 / raw_p50:.2f}x)",
+                )
+            )
