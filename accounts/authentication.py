@@ -22,14 +22,20 @@ def _token_cache_key(digest: str) -> str:
     return f"geogrid:token:{digest}"
 
 
-def token_cache_key(header: str | None) -> str | None:
-    """The cache key of an `Authorization: Token <key>` header's user (None without a token)."""
+def _token_digest(header: str | None) -> str | None:
+    """The stored digest of an `Authorization: Token <key>` header's key (None without a token)."""
     from knox.crypto import hash_token
 
     if not header or not header.startswith("Token "):
         return None
     key = header[len("Token ") :].strip()
-    return _token_cache_key(hash_token(key)) if key else None
+    return hash_token(key) if key else None
+
+
+def token_cache_key(header: str | None) -> str | None:
+    """The cache key of an `Authorization: Token <key>` header's user (None without a token)."""
+    digest = _token_digest(header)
+    return _token_cache_key(digest) if digest else None
 
 
 def token_user_id(header: str | None, *, read: dict | None = None) -> int | None:
@@ -43,12 +49,12 @@ def token_user_id(header: str | None, *, read: dict | None = None) -> int | None
 
     from accounts.models import ApiToken
 
-    cache_key = token_cache_key(header)
-    if cache_key is None:
+    digest = _token_digest(header)
+    if digest is None:
         return None
+    cache_key = _token_cache_key(digest)
     cached = read.get(cache_key) if read is not None else cache.get(cache_key)
     if cached is None:
-        digest = cache_key.removeprefix(_token_cache_key(""))
         token = ApiToken.objects.filter(digest=digest, user__is_active=True).only("user_id", "expiry").first()
         cached = (token.user_id, token.expiry) if token else (None, None)
         cache.set(cache_key, cached, TOKEN_CACHE_SECONDS)
