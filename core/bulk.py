@@ -72,3 +72,40 @@ def indexes_rebuilt_after(cursor, table: str, incoming: int) -> Iterator[IndexRe
     cursor.execute("SELECT set_config('maintenance_work_mem', %s, true)", [settings.GEOGRID_BULK_MAINTENANCE_WORK_MEM])
     for _name, definition in definitions:
         cursor.execute(definition)
+
+
+def analyze(cursor, table: str) -> None:
+    """
+    ANALYZE `table` after a bulk load, each column sampled as its own statistics target asks. A plain
+    ANALYZE samples every column (and every expression index) as deeply as the column with the highest
+    target: 300,000 rows for one column at 1,000, where the rest need 30,000 (for 1M households, 6 s
+    instead of 1.4 s). So the raised targets are lowered for one ANALYZE of the whole table, then
+    restored and their columns analysed alone. SET STATISTICS takes only the lock ANALYZE itself
+    takes; the change never outlives the transaction.
+    """
+    cursor.execute(
+        """
+        SELECT attname, attstattarget FROM pg_attribute
+        WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped
+          AND attstattarget > current_setting('default_statistics_target')::int
+        ORDER BY attnum
+        """,
+        [table],
+    )
+    raised = cursor.fetchall()
+    name = pgsql.Identifier(table)
+
+    def run(statement: str, *args: pgsql.Composable) -> None:
+        cursor.execute(pgsql.SQL(statement).format(name, *args).as_string(cursor.cursor))
+
+    if raised:
+        # ALTER TABLE refuses a table with foreign-key checks still queued: they run now, not at commit.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+    for column, _target in raised:
+        run("ALTER TABLE {} ALTER COLUMN {} SET STATISTICS -1", pgsql.Identifier(column))
+    run("ANALYZE {}")
+    if raised:
+        for column, target in raised:
+            run("ALTER TABLE {} ALTER COLUMN {} SET STATISTICS {}", pgsql.Identifier(column), pgsql.Literal(target))
+        run("ANALYZE {} ({})", pgsql.SQL(", ").join(pgsql.Identifier(column) for column, _target in raised))

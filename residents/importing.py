@@ -18,7 +18,7 @@ from psycopg import sql as pgsql
 from boundaries.selectors import generation_active_held
 from boundaries.services import points_assign_units
 from core import crypto
-from core.bulk import indexes_rebuilt_after
+from core.bulk import analyze, indexes_rebuilt_after
 from core.coords import SUPPORTED_CRS, to_wgs84_array
 from core.personal import id_number_birth_date, id_number_gender, id_number_validate, phone_validate
 from core.scope import Scope
@@ -114,6 +114,7 @@ class _Run:
     scope: Scope
     ragged: list[tuple[int, int]] = field(default_factory=list)
     token: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    sequences: dict[str, pgsql.Composable] = field(default_factory=dict)
 
     def table(self, kind: str) -> pgsql.Identifier:
         return pgsql.Identifier(f"import_{kind}_{self.token}")
@@ -133,6 +134,7 @@ class _Run:
             "problems": self.table("problems"),
             "values": self.table("values"),
             "personal": self.table("personal"),
+            **self.sequences,
             **identifiers,
         }
         cursor.execute(pgsql.SQL(statement).format(**names).as_string(cursor.cursor), params)
@@ -196,6 +198,7 @@ def household_import(
         with connection.cursor() as cursor:
             # Sorts and hashes over the whole file stay in memory (for this transaction only).
             cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.GEOGRID_BULK_WORK_MEM])
+            _resolve_sequences(cursor, run)
             progress("checking", 0, 4)
             _parse(cursor, run)
             _check_values(cursor, run)
@@ -216,7 +219,8 @@ def household_import(
                 _write(cursor, run)
                 if report.counts.get("households", 0) >= ANALYZE_AFTER_ROWS:
                     # Autovacuum may be off or behind: the planner must know the tables grew.
-                    cursor.execute("ANALYZE residents_household; ANALYZE residents_resident")
+                    analyze(cursor, "residents_household")
+                    analyze(cursor, "residents_resident")
                 report.committed = True
                 import_audit(actor=actor, report=report)
                 progress("writing", 1, 1)
@@ -234,6 +238,18 @@ def _refused(report: TableReport) -> TableReport:
     """Ends an import that stopped early: nothing it did stays behind, its staging table included."""
     transaction.set_rollback(True)
     return report
+
+
+def _resolve_sequences(cursor, run: _Run) -> None:
+    """The id sequences of households and residents, as regclass literals for the SQL that draws ids."""
+    cursor.execute(
+        "SELECT pg_get_serial_sequence('residents_household', 'id'), pg_get_serial_sequence('residents_resident', 'id')"
+    )
+    households, residents = cursor.fetchone()
+    run.sequences = {
+        "household_sequence": pgsql.SQL("{}::regclass").format(pgsql.Literal(households)),
+        "resident_sequence": pgsql.SQL("{}::regclass").format(pgsql.Literal(residents)),
+    }
 
 
 def _column(run: _Run, canonical: str) -> pgsql.Composable:

@@ -376,3 +376,39 @@ def test_a_failed_bulk_load_leaves_the_indexes_in_place(small_city):
         assert rebuild.rebuilt and _index_definitions("residents_household") != before
         raise RuntimeError("the insert failed")
     assert _index_definitions("residents_household") == before
+
+
+def _statistics(cursor, table: str) -> dict[str, int]:
+    """Each analysed column (or index expression) of `table` and how many values its statistics list."""
+    cursor.execute(
+        "SELECT attname, coalesce(array_length(most_common_vals::text::text[], 1), 0) "
+        "+ coalesce(array_length(histogram_bounds::text::text[], 1), 0) FROM pg_stats "
+        "WHERE schemaname = 'public' AND tablename = %s",
+        [table],
+    )
+    return dict(cursor.fetchall())
+
+
+def test_statistics_after_a_bulk_load_honour_each_columns_own_target(db):
+    """unit_code keeps its raised target (more histogram bounds than the default allows) and the rest get stats."""
+    from django.db import connection
+
+    from core.bulk import analyze
+
+    Household.objects.bulk_create(
+        Household(address=f"路{i}号", location=Point(116.3 + i / 1e4, 39.9), unit_code=f"1101010{i % 400:05d}")
+        for i in range(2000)
+    )
+    with connection.cursor() as cursor:
+        analyze(cursor, "residents_household")
+        columns = _statistics(cursor, "residents_household")
+        # 400 codes: a target of 100 lists at most 100 common values and 101 bounds; the column's 1,000 lists all.
+        assert columns["unit_code"] > 201
+        assert {"address", "location", "grid_code"} <= set(columns)
+        # The index on location::geography got its expression's statistics too (only a whole-table ANALYZE does that).
+        assert "location" in _statistics(cursor, "household_location_geography")
+        cursor.execute(
+            "SELECT attstattarget FROM pg_attribute WHERE attrelid = 'residents_household'::regclass "
+            "AND attname = 'unit_code'"
+        )
+        assert cursor.fetchone()[0] == 1000
