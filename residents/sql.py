@@ -207,17 +207,18 @@ SELECT DISTINCT row FROM {problems} WHERE kind <> 'geocoded_fuzzy';
 CREATE UNIQUE INDEX ON import_bad (row); ANALYZE import_bad
 """
 
+# One pass over the staged households and one over the rows.
 COUNTS = """
-SELECT
-    (SELECT count(*) FROM {households} h WHERE h.key_row NOT IN (SELECT row FROM import_bad)),
-    (SELECT count(*) FROM {rows} r WHERE r.has_resident AND r.row NOT IN (SELECT row FROM import_bad)
-        AND r.key_row NOT IN (SELECT row FROM import_bad)),
-    (SELECT count(*) FROM {households} h WHERE h.grid_code <> '' AND h.key_row NOT IN (SELECT row FROM import_bad)),
-    (SELECT count(*) FROM {households} h WHERE h.geom IS NOT NULL AND h.grid_code = ''
-        AND h.key_row NOT IN (SELECT row FROM import_bad)),
-    (SELECT count(*) FROM {households} h
-        WHERE h.geocoded IS NOT NULL AND h.key_row NOT IN (SELECT row FROM import_bad)),
-    (SELECT count(*) FROM import_bad)
+SELECT h.households, r.residents, h.in_cell, h.unassigned, h.geocoded, (SELECT count(*) FROM import_bad)
+FROM (
+    SELECT count(*) AS households, count(*) FILTER (WHERE h.grid_code <> '') AS in_cell,
+        count(*) FILTER (WHERE h.geom IS NOT NULL AND h.grid_code = '') AS unassigned,
+        count(*) FILTER (WHERE h.geocoded IS NOT NULL) AS geocoded
+    FROM {households} h WHERE h.key_row NOT IN (SELECT row FROM import_bad)
+) h CROSS JOIN (
+    SELECT count(*) AS residents FROM {rows} r
+    WHERE r.has_resident AND r.row NOT IN (SELECT row FROM import_bad) AND r.key_row NOT IN (SELECT row FROM import_bad)
+) r
 """
 
 # Writing: ids are drawn from the tables' own sequences first, so residents and tags can name their
