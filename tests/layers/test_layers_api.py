@@ -123,6 +123,18 @@ def test_a_unit_exports_as_geojson_with_only_its_subtree(city_api, client_for, s
     assert city_api.get("/api/v1/layers/units/export.geojson").status_code == 400
 
 
+def test_an_export_without_features_is_an_empty_collection_and_names_in_chinese_stay_readable(city_api, small_city):
+    # No incident was reported: the collection is valid and empty.
+    response = city_api.get("/api/v1/layers/incidents/export.geojson", {"unit": "110101001"})
+    assert response.status_code == 200
+    assert json.loads(response.content) == {"type": "FeatureCollection", "name": "incidents 110101001", "features": []}
+    # The features are joined in the database and sent as its UTF-8 bytes: names arrive as written.
+    body = city_api.get("/api/v1/layers/units/export.geojson", {"unit": "110101001"}).content
+    names = {f["properties"]["name"] for f in json.loads(body)["features"]}
+    assert names and all(name.isprintable() for name in names)
+    assert any(ord(character) > 0x4E00 for name in names for character in name)
+
+
 def test_too_many_features_for_an_export_is_a_clear_error(city_api, small_city, settings):
     settings.GEOGRID_LAYER_EXPORT_LIMIT = 3
     response = city_api.get("/api/v1/layers/units/export.geojson", {"unit": "110101", "level": "grid"})
