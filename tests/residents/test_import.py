@@ -412,3 +412,16 @@ def test_statistics_after_a_bulk_load_honour_each_columns_own_target(db):
             "AND attname = 'unit_code'"
         )
         assert cursor.fetchone()[0] == 1000
+
+
+def test_coded_values_match_as_written_and_in_any_letter_case(small_city, tmp_path):
+    rows = [
+        ["H1", "西南路1号", "116.385", "39.905", "Rented", "", "张伟", "", "", "SPOUSE", "Floating", ""],
+        ["H2", "东大街2号", "116.41", "39.93", "collective", "", "刘洋", "", "", "户主", "流动", ""],
+        ["H3", "东大街3号", "116.41", "39.93", "Castle", "", "李雷", "", "", "户主", "户籍", ""],
+    ]
+    report = run(write_csv(tmp_path / "h.csv", rows), commit=True, skip_bad=True)
+    assert [(p.row, p.kind, p.column) for p in report.errors] == [(3, "unknown_value", "住房类型")]
+    assert dict(Household.objects.values_list("ref", "housing_type")) == {"H1": "rented", "H2": "collective"}
+    assert dict(Resident.objects.values_list("name", "relation")) == {"张伟": "spouse", "刘洋": "head"}
+    assert dict(Resident.objects.values_list("name", "residence_status")) == {"张伟": "floating", "刘洋": "floating"}
