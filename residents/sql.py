@@ -8,20 +8,6 @@ VALUES_FILL = "CREATE INDEX ON {values} (field, word); ANALYZE {values}"
 
 PROBLEMS_CREATE = "CREATE TEMP TABLE {problems} (row bigint, field text, kind text, value text) ON COMMIT DROP"
 
-
-def _code(alias: str, field: str, column: str) -> str:
-    """
-    A value's code: the word as written (a hash join), else the word in lower case (a lookup on the
-    values' index, only for the few rows written otherwise). Lower-casing every value of a million
-    rows for the join cost about 0.5 s a column.
-    """
-    return (
-        f"CASE WHEN {alias}.code IS NULL AND raw.{column} IS NOT NULL THEN "
-        f"(SELECT v.code FROM {{values}} v WHERE v.field = '{field}' AND v.word = lower(raw.{column}) LIMIT 1) "
-        f"ELSE {alias}.code END"
-    )
-
-
 # Every canonical column of each data row, the household it belongs to (the first row of its household
 # number, or the row itself when it has none), and the parsed numbers, dates and value codes.
 ROWS_CREATE = f"""
@@ -34,16 +20,14 @@ SELECT raw.*,
     CASE WHEN raw.lat ~ {NUMBER} THEN raw.lat::float8 END AS lat_num,
     CASE WHEN raw.size ~ '^[0-9]{{{{1,2}}}}$' THEN raw.size::int END AS size_num,
     geogrid_safe_date(raw.birth_date) AS birth,
-    {_code("housing", "housing_type", "housing_type")} AS housing_code,
-    {_code("source", "source", "source")} AS source_code,
-    {_code("gender", "gender", "gender")} AS gender_code, {_code("relation", "relation", "relation")} AS relation_code,
-    {_code("status", "residence_status", "residence_status")} AS status_code
+    housing.code AS housing_code, source.code AS source_code, gender.code AS gender_code,
+    relation.code AS relation_code, status.code AS status_code
 FROM raw
-LEFT JOIN {{values}} housing ON housing.field = 'housing_type' AND housing.word = raw.housing_type
-LEFT JOIN {{values}} source ON source.field = 'source' AND source.word = raw.source
-LEFT JOIN {{values}} gender ON gender.field = 'gender' AND gender.word = raw.gender
-LEFT JOIN {{values}} relation ON relation.field = 'relation' AND relation.word = raw.relation
-LEFT JOIN {{values}} status ON status.field = 'residence_status' AND status.word = raw.residence_status
+LEFT JOIN {{values}} housing ON housing.field = 'housing_type' AND housing.word = lower(raw.housing_type)
+LEFT JOIN {{values}} source ON source.field = 'source' AND source.word = lower(raw.source)
+LEFT JOIN {{values}} gender ON gender.field = 'gender' AND gender.word = lower(raw.gender)
+LEFT JOIN {{values}} relation ON relation.field = 'relation' AND relation.word = lower(raw.relation)
+LEFT JOIN {{values}} status ON status.field = 'residence_status' AND status.word = lower(raw.residence_status)
 """
 
 ROWS_INDEX = "CREATE INDEX ON {rows} (row); CREATE INDEX ON {rows} (key_row); ANALYZE {rows}"
