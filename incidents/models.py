@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.contrib.gis.db import models
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import GinIndex, GistIndex
 from django.core.files.storage import storages
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -247,6 +247,10 @@ class Incident(models.Model):
             models.Index(fields=["category", "reported_at"], name="incident_category_time"),
             models.Index(fields=["resolved_at"], name="incident_resolved"),
             GinIndex(fields=["title"], opclasses=["gin_trgm_ops"], name="incident_title_trgm"),
+            # Map layers ask for a box and a time window together. With only one index per condition the
+            # planner ANDs their bitmaps and reads every incident of the window (a z16 tile: 8.8 ms, of
+            # which 7.2 ms in the time index); one index over both answers it in 0.75 ms.
+            GistIndex(fields=["location", "reported_at"], name="incident_location_time"),
         ]
         constraints = [
             models.CheckConstraint(
