@@ -58,10 +58,15 @@ def features_of(queryset, *, id_field: str, geometry: str | Expression, properti
     ).values_list("geojson_feature", flat=True)
 
 
+def feature_collection_head(members: Mapping | None = None) -> str:
+    """A FeatureCollection's text up to its first feature: its extra members, then `"features": [`."""
+    head = {"type": "FeatureCollection", **(members or {})}
+    return json.dumps(head, ensure_ascii=False)[:-1] + ', "features": ['
+
+
 def feature_collection_chunks(features: Iterable[str], members: Mapping | None = None) -> Iterator[str]:
     """A FeatureCollection as text chunks: its extra members first, then the features."""
-    head = {"type": "FeatureCollection", **(members or {})}
-    yield json.dumps(head, ensure_ascii=False)[:-1] + ', "features": ['
+    yield feature_collection_head(members)
     first = True
     for feature in features:
         yield feature if first else "," + feature
