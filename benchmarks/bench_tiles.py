@@ -16,7 +16,6 @@ from benchmarks.bench_incidents import _fill, _token
 from benchmarks.bench_locate import free_port, start_gunicorn
 from benchmarks.common import Results, Row, ensure_bench_city, percentile
 from boundaries.models import GridUnit, Level
-from core.db import fetch_value
 from core.scope import Scope
 from incidents.models import Incident
 from layers.hexagons import hexagons_sync
@@ -97,8 +96,9 @@ class Client:
 
 
 def _raw_tile(sql: str, params: list) -> bytes:
-    """The tile's statement run directly, read in binary as the tile server reads it."""
-    return bytes(fetch_value(sql, params, binary=True) or b"")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return bytes(cursor.fetchone()[0] or b"")
 
 
 def run(results: Results, *, incidents: int = 1_000_000, households: int = 1_000_000) -> None:

@@ -255,7 +255,7 @@ class Layer:
         sql, params = self.tile_sql(z, x, y)
         if not sql:
             return b""
-        return bytes(fetch_value(sql, params, binary=True) or b"")
+        return bytes(fetch_value(sql, params) or b"")
 
     # --- the export -------------------------------------------------------------------------------
 

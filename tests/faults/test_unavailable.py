@@ -136,41 +136,38 @@ def test_a_connection_the_server_dropped_is_discarded_and_the_next_query_reconne
         assert cursor.fetchone()[0] != pid
 
 
-@pytest.mark.parametrize("binary", [False, True])
 @pytest.mark.django_db(transaction=True)
-def test_a_read_skips_the_health_check_and_runs_again_on_a_new_connection_when_the_old_one_died(monkeypatch, binary):
+def test_a_read_skips_the_health_check_and_runs_again_on_a_new_connection_when_the_old_one_died(monkeypatch):
     checks = []
     is_usable = connection.is_usable
     monkeypatch.setattr(connection, "is_usable", lambda: checks.append(1) or is_usable())
 
     pid = _pid()
     close_old_connections()  # what starts a request: the next query would check the connection first
-    assert fetch_value("SELECT pg_backend_pid()", [], binary=binary) == pid
+    assert fetch_value("SELECT pg_backend_pid()", []) == pid
     assert checks == []  # no `SELECT 1` before the statement
 
     _terminate(pid)
     close_old_connections()
-    assert fetch_value("SELECT pg_backend_pid()", [], binary=binary) != pid  # failed once, then ran on a new connection
+    assert fetch_value("SELECT pg_backend_pid()", []) != pid  # failed once, then ran on a new connection
     assert len(checks) == 1  # the failure was confirmed as a dead link before running it again
 
 
-@pytest.mark.parametrize("binary", [False, True])
 @pytest.mark.django_db(transaction=True)
-def test_a_statements_own_error_is_not_run_again(monkeypatch, binary):
+def test_a_statements_own_error_is_not_run_again(monkeypatch):
     runs = []
     execute_wrapper = connection.execute_wrapper(lambda execute, sql, *args: runs.append(sql) or execute(sql, *args))
     close_old_connections()
     with execute_wrapper, pytest.raises(DataError):
-        fetch_value("SELECT 1 / %s", [0], binary=binary)
+        fetch_value("SELECT 1 / %s", [0])
     assert len(runs) == 1
-    assert fetch_value("SELECT 2", [], binary=binary) == 2
+    assert fetch_value("SELECT 2", []) == 2
 
 
-@pytest.mark.parametrize("binary", [False, True])
 @pytest.mark.django_db(transaction=True)
-def test_inside_a_transaction_a_dead_connection_is_not_hidden(binary):
+def test_inside_a_transaction_a_dead_connection_is_not_hidden():
     with pytest.raises(OperationalError), transaction.atomic():
         _terminate(_pid())
-        fetch_value("SELECT 1", [], binary=binary)
+        fetch_value("SELECT 1", [])
     discard_broken_connections()
-    assert fetch_value("SELECT 1", [], binary=binary) == 1
+    assert fetch_value("SELECT 1", []) == 1
