@@ -7,7 +7,8 @@ from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers
+from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from accounts.auth import ScopedAPIView
@@ -21,8 +22,9 @@ from boundaries.selectors import (
     units_for_point,
     valid_at_q,
 )
+from boundaries.services import EDIT_BOUNDARIES, boundary_import_upload
 from core.coords import SUPPORTED_CRS, CoordinateError, parse_lon_lat
-from core.errors import ApiError
+from core.errors import ApiError, error_body
 from core.geojson import GEOJSON_CONTENT_TYPE, FeatureCollectionPagination, features_of
 from core.pagination import PAGE_PARAMETERS
 
@@ -268,3 +270,53 @@ class UnitChildrenApi(ScopedAPIView):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(_unit_features(units), request, view=self)
         return paginator.get_paginated_response(page)
+
+
+class BoundaryImportSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="A zipped Shapefile (.zip), a GeoPackage (.gpkg) or GeoJSON (.geojson)")
+    level = serializers.ChoiceField(choices=[level.slug for level in Level])
+    code_field = serializers.CharField(max_length=100)
+    name_field = serializers.CharField(max_length=100)
+    parent_field = serializers.CharField(max_length=100, required=False)
+    layer = serializers.CharField(max_length=200, required=False)
+    source_srid = serializers.IntegerField(min_value=1, max_value=999999, required=False)
+    encoding = serializers.CharField(max_length=20, required=False)
+    fix_invalid = serializers.BooleanField(required=False, default=False)
+    tolerance_m2 = serializers.FloatField(min_value=0, required=False)
+    commit = serializers.BooleanField(required=False, default=False)
+
+
+class BoundaryImportApi(ScopedAPIView):
+    """
+    Imports the grid units of one level from an uploaded boundary file, as `import_boundaries` does:
+    a dry run unless commit=true, every check in the report, all or nothing. A planner may import
+    units only inside the units they may edit.
+    """
+
+    required_permission = EDIT_BOUNDARIES
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        request={"multipart/form-data": BoundaryImportSerializer},
+        responses={
+            200: OpenApiResponse(OpenApiTypes.OBJECT, description="A dry run: the report, nothing written."),
+            201: OpenApiResponse(OpenApiTypes.OBJECT, description="Committed: the report."),
+            400: OpenApiResponse(
+                description="Invalid input, or a commit refused: the error `import_refused` with `report` beside it."
+            ),
+        },
+    )
+    def post(self, request):
+        data = BoundaryImportSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        upload = values.pop("file")
+        values["level"] = Level.from_name(values["level"])
+        report = boundary_import_upload(scope=self.scope, actor=request.user, upload=upload, **values)
+        body = report.as_dict()
+        if report.committed:
+            return Response(body, status=status.HTTP_201_CREATED)
+        if values["commit"] and not report.ok:
+            message = _("%(count)d errors; nothing was written.") % {"count": len(report.errors)}
+            return Response({**error_body("import_refused", message), "report": body}, status=400)
+        return Response(body)

@@ -22,10 +22,11 @@ from django.utils.translation import gettext as _
 from boundaries.coding import next_free_sequence, reading_order
 from boundaries.models import DraftEdit, Generation, GridUnit, Level
 from boundaries.selectors import generation_active, valid_at_q
+from boundaries.services import EDIT_BOUNDARIES
 from core.errors import ApiError
 from core.scope import Scope
 
-EDIT = "boundaries.edit_boundaries"
+EDIT = EDIT_BOUNDARIES
 # The parts of geometry results kept: polygons, made valid, as one multipolygon.
 _CLEAN = "ST_Multi(ST_CollectionExtract(ST_MakeValid({}), 3))"
 

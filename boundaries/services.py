@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tempfile
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -11,6 +12,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -28,9 +30,11 @@ from boundaries.imports import (
 )
 from boundaries.models import CODE_PATTERNS, Generation, Level
 from boundaries.selectors import ancestor_codes, generation_active, unit_list
+from core.files import UnsafeFile, check_size
 from core.scope import Scope, subtree_prefix
 from tiles.cache import bump
 
+EDIT_BOUNDARIES = "boundaries.edit_boundaries"
 _CODE_RES = {level: re.compile(pattern) for level, pattern in CODE_PATTERNS.items()}
 
 
@@ -228,6 +232,7 @@ def boundary_import(
     source: str | None = None,
     tolerance_m2: float | None = None,
     actor=None,
+    scope: Scope | None = None,
 ) -> ImportReport:
     """
     Imports the units of one level from a Shapefile, GeoPackage or GeoJSON file.
@@ -235,6 +240,7 @@ def boundary_import(
     Every check runs in PostGIS on a staging table, and the units are then inserted so the
     database's own constraints are checked too. Without `commit`, or when anything is wrong, the
     transaction is rolled back: the report is the only result, and the database is unchanged.
+    With `scope` (an upload through the API), a unit outside the units the caller may edit is an error.
     """
     path = Path(path)
     level = Level(level)
@@ -256,6 +262,8 @@ def boundary_import(
         return report
     report.feature_count = len(features)
     _check_rows(features, level, bool(parent_field), report)
+    if scope is not None:
+        _check_scope(features, scope, report)
     failed_rows = {p.row for p in report.errors if p.row is not None}
 
     tolerance = settings.GEOGRID_BOUNDARY_OVERLAP_TOLERANCE_M2 if tolerance_m2 is None else tolerance_m2
@@ -293,6 +301,48 @@ def boundary_import(
     if created_generation and not report.committed:
         report.generation = None  # rolled back with everything else
     return report
+
+
+def _check_scope(features: list[StagedFeature], scope: Scope, report: ImportReport) -> None:
+    for feature in features:
+        if feature.code and not scope.captures(feature.code):
+            report.add(
+                "outside_scope",
+                _("Unit %(code)s lies outside the units you may edit.") % {"code": feature.code},
+                row=feature.row,
+                code=feature.code,
+            )
+
+
+# What an uploaded boundary file may be: a Shapefile comes zipped with its .shx, .dbf and .prj.
+UPLOAD_SUFFIXES = (".zip", ".gpkg", ".geojson", ".json")
+
+
+def boundary_import_upload(*, scope: Scope, actor, upload, **options) -> ImportReport:
+    """
+    A boundary file uploaded through the API, imported as `boundary_import` does (a dry run unless
+    `commit`), limited to the units the caller may edit. The file is written under a name of ours
+    into a temporary directory and removed when the import is done; its content is checked there
+    before anything reads it (the archive limits, the parts of a Shapefile, what a GeoPackage is).
+    """
+    if not scope.has(EDIT_BOUNDARIES):
+        raise PermissionDenied(_("You may not import boundaries."))
+    name = Path(getattr(upload, "name", "") or "file").name
+    suffix = Path(name).suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        raise ValidationError(
+            {"file": [_("Upload a zipped Shapefile (.zip), a GeoPackage (.gpkg) or a GeoJSON file (.geojson).")]}
+        )
+    try:
+        check_size(upload.size, name)
+    except UnsafeFile as exc:
+        raise ValidationError({"file": [exc.message]}) from None
+    with tempfile.TemporaryDirectory(prefix="geogrid-upload-") as directory:
+        stored = Path(directory) / f"boundaries{suffix}"
+        with stored.open("wb") as out:
+            for chunk in upload.chunks():
+                out.write(chunk)
+        return boundary_import(path=stored, source=name, actor=actor, scope=scope, **options)
 
 
 def _insert(cursor, params: dict, report: ImportReport) -> None:

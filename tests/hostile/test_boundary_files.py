@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from boundaries.models import GridUnit, Level
-from boundaries.services import boundary_import
+from boundaries.services import UPLOAD_SUFFIXES, boundary_import
 from tests.hostile import corpus
 from tests.hostile.cases import ABSOLUTE, BOUNDARY_CASES, COMMAND_OPTIONS, FIELDS
 from tests.hostile.conftest import database_state
@@ -68,3 +68,28 @@ def test_a_zipped_shapefile_still_imports(tmp_path):
     report = boundary_import(path=path, level=Level.CITY, commit=True, **FIELDS)
     assert report.committed, report.as_text()
     assert GridUnit.objects.get().code == "110100"
+
+
+def test_the_upload_api_refuses_with_the_reason(case, boundary_files, small_city, client_for):
+    """The same files uploaded through the API: refused before reading (400), or with the reason in the report."""
+    admin = client_for("system_admin", ["110100"])
+    path = boundary_files[case.name]
+    before = database_state()
+    with path.open("rb") as handle:
+        response = admin.post(
+            "/api/v1/imports/boundaries/",
+            {"file": handle, "level": "grid", **FIELDS, "commit": "true"},
+            format="multipart",
+        )
+    assert response.status_code == 400, response.content
+    body = response.json()
+    if path.suffix.lower() not in UPLOAD_SUFFIXES or case.kind == "empty":
+        assert list(body["error"]["fields"]) == ["file"]  # refused at the door: a Shapefile comes zipped
+    else:
+        errors = errors_of(body["report"]["errors"])
+        if case.row is None:
+            assert errors == [(None, case.kind)]
+        else:
+            assert (case.row, case.kind) in errors
+        assert not body["report"]["committed"]
+    assert database_state() == before
