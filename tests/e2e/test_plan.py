@@ -274,3 +274,48 @@ def test_a_viewer_on_a_phone_sees_the_versions_without_tools_in_chinese(e2e_city
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 375
     shot(page, "plan-phone-viewer")
     assert page.js_errors == []
+
+
+def test_a_planner_checks_a_boundary_file_sees_its_errors_and_imports_it(e2e_city, open_page, tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from boundaries.models import GridUnit
+
+    def geojson(name, geometry):
+        path = tmp_path / name
+        rows = [{"CODE": NEW_CELL, "NAME": "新网格", "geometry": geometry}]
+        gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326").to_file(path, driver="GeoJSON")
+        return str(path)
+
+    page = open_page("planner", "/plan/")
+    wait_for_plan(page)
+    page.locator("#import summary").click()
+    form = page.locator("[data-testid=import-form]")
+    # A cell drawn over a neighbour: the check lists the overlap and writes nothing.
+    form.locator("[data-testid=import-file]").set_input_files(
+        geojson("over.geojson", box(116.38, 39.90, 116.39, 39.92))
+    )
+    form.locator("[data-testid=import-check]").click()
+    problems = page.locator("[data-testid=import-problems] li")
+    problems.first.wait_for()
+    assert "overlap" in [problems.nth(i).get_attribute("data-kind") for i in range(problems.count())]
+    assert "errors" in page.locator("[data-testid=import-summary]").inner_text()
+    assert not GridUnit.objects.filter(code=NEW_CELL).exists()
+    shot(page, "plan-import-refused")
+    # A speck of 0.3 m² over a neighbour (within the overlap tolerance) passes with a warning, and is imported.
+    sliver = box(116.385, 39.905, 116.385006, 39.9050055)
+    form.locator("[data-testid=import-file]").set_input_files(geojson("sliver.geojson", sliver))
+    form.locator("[data-testid=import-check]").click()
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=import-summary]')?.textContent.includes('Nothing was written yet')"
+    )
+    assert page.locator("[data-testid=import-problems] li[data-severity=warning]").count() >= 1
+    page.locator("[data-testid=import-commit]").click()
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=import-summary]')?.textContent.includes('Imported: 1 unit written.')"
+    )
+    assert GridUnit.objects.get(code=NEW_CELL).name == "新网格"
+    page.wait_for_function("() => !document.querySelector('[data-testid=import-commit]').disabled")
+    shot(page, "plan-import-done")
+    assert page.js_errors == []

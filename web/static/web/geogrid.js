@@ -17,6 +17,7 @@
       this.status = status;
       this.code = error.code || "";
       this.fields = error.fields || {};
+      this.body = body || {};  // the whole answer: some errors carry more beside `error` (an import's report)
     }
     /* The message with the offending fields, for a person to read. */
     describe() {

@@ -227,6 +227,7 @@
     $("legend-context").textContent = G.interpolate(_("Outlines one level up (%s)"), [LEVEL_NAMES[levelNumber() - 1]]);
     $("open-draft").hidden = !canEdit || Boolean(state.draft) || !state.active;
     $("draft").hidden = !canEdit || !state.draft;
+    $("import").hidden = !canEdit;
     if (state.draft) drawDraft();
     if (map.getLayer("plan-fill")) drawGrid();
     drawToolForm();
@@ -860,6 +861,56 @@
     loadProblems().catch(() => null);
   }
 
+  /* --- importing a boundary file ---------------------------------------------------------------- */
+
+  /* Sends the form as a dry run (the check) or a commit; shows the report either way. */
+  async function importFile(commit) {
+    const form = $("import-form");
+    if (!form.reportValidity()) return;
+    const box = $("import-result");
+    const data = new FormData(form);
+    for (const [key, value] of [...data.entries()]) if (value === "") data.delete(key);
+    data.set("commit", commit ? "true" : "false");
+    box.replaceChildren(el("p", { class: "muted", text: commit ? _("Importing…") : _("Checking…") }));
+    for (const button of form.querySelectorAll("button")) button.disabled = true;
+    try {
+      const report = await api("/api/v1/imports/boundaries/", { method: "POST", form: data });
+      showImport(report);
+      if (report.committed) {
+        state.version = Date.now();
+        await loadGenerations({ view: state.active });
+        drawPanel();
+        loadLabels();
+        G.toast(G.interpolate(ngettext("%(count)s unit imported.", "%(count)s units imported.", report.feature_count),
+          { count: fmt(report.feature_count) }, true));
+      }
+    } catch (err) {
+      if (err instanceof G.ApiError && err.body.report) showImport(err.body.report, err.message);
+      else box.replaceChildren(el("p", { class: "error", text: err.describe ? err.describe() : String(err) }));
+    } finally {
+      for (const button of form.querySelectorAll("button")) button.disabled = false;
+    }
+  }
+
+  function showImport(report, refusal) {
+    const summary = report.committed
+      ? G.interpolate(ngettext("Imported: %(count)s unit written.", "Imported: %(count)s units written.",
+        report.feature_count), { count: fmt(report.feature_count) }, true)
+      : report.ok
+        ? G.interpolate(_("%(count)s units checked: no errors. Nothing was written yet."), { count: fmt(report.feature_count) }, true)
+        : refusal || G.interpolate(_("%(count)s errors: nothing can be written until they are fixed."), { count: report.errors.length }, true);
+    const problems = [...report.errors.map((p) => [p, "error"]), ...report.warnings.map((p) => [p, "warning"])];
+    fill($("import-result"),
+      el("p", { class: report.ok ? "ok" : "error", "data-testid": "import-summary", text: summary }),
+      problems.length ? el("ul", { class: "problems", "data-testid": "import-problems" }, problems.map(([p, severity]) =>
+        el("li", { "data-severity": severity, "data-kind": p.kind },
+          el("span", { class: "badge " + (severity === "error" ? "bad" : "warn"),
+            text: severity === "error" ? _("error") : _("warning") }), " ",
+          p.row ? el("span", { class: "muted", text: G.interpolate(_("feature %s"), [p.row]) + (p.code ? ` · ${p.code}` : "") + " · " }) : null,
+          el("span", { text: p.message })))) : null);
+    $("import-result").scrollIntoView({ block: "nearest" });
+  }
+
   /* --- start ------------------------------------------------------------------------------------- */
 
   function bind() {
@@ -882,6 +933,8 @@
     $("check").addEventListener("click", check);
     $("impact").addEventListener("click", impact);
     $("activate").addEventListener("click", () => activate(false));
+    $("import-form").addEventListener("submit", (event) => { event.preventDefault(); importFile(false); });
+    $("import-commit").addEventListener("click", () => importFile(true));
     map.on("click", onMapClick);
     map.on("mousemove", onMapMove);
     map.on("moveend", drawLabels);
