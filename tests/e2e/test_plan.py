@@ -313,7 +313,7 @@ def test_a_planner_checks_a_boundary_file_sees_its_errors_and_imports_it(e2e_cit
     assert page.locator("[data-testid=import-problems] li[data-severity=warning]").count() >= 1
     page.locator("[data-testid=import-commit]").click()
     page.wait_for_function(
-        "() => document.querySelector('[data-testid=import-summary]')?.textContent.includes('Imported: 1 unit written.')"
+        "() => document.querySelector('[data-testid=import-summary]')?.textContent === 'Imported: 1 unit written.'"
     )
     assert GridUnit.objects.get(code=NEW_CELL).name == "新网格"
     page.wait_for_function("() => !document.querySelector('[data-testid=import-commit]').disabled")
