@@ -88,7 +88,9 @@ WITH siblings AS (
 SELECT a.row, a.code, b.code, area
 FROM siblings a
 JOIN siblings b ON a.staged AND (NOT b.staged OR a.code < b.code)
-    AND a.parent_code IS NOT DISTINCT FROM b.parent_code AND a.geom && b.geom
+    -- Equal parents, the city's none among them, in a form a hash join can use: IS NOT DISTINCT FROM
+    -- would compare every staged unit with every other (10,000 cells: 19 s instead of 0.75 s).
+    AND coalesce(a.parent_code, '') = coalesce(b.parent_code, '') AND a.geom && b.geom
 CROSS JOIN LATERAL (SELECT ST_Area(ST_Intersection(a.geom, b.geom)::geography) AS area) overlap
 WHERE ST_Relate(a.geom, b.geom, '2********') AND area > %(tolerance)s
 ORDER BY a.row, b.code
@@ -105,6 +107,8 @@ ORDER BY s.row
 
 # Parts of a parent that no child covers once the import is in; reported as warnings, since a
 # parent may be filled by several imports.
+# The children are unioned per parent in one grouping: a union per parent, each scanning all the
+# children for its own, took 3.5 s for 10,000 cells instead of 0.8 s.
 PARENT_GAPS = f"""
 WITH parents AS (
     SELECT p.code, p.geom FROM boundaries_gridunit p
@@ -115,13 +119,14 @@ WITH parents AS (
     UNION ALL
     SELECT u.parent_code, u.geom FROM boundaries_gridunit u
     WHERE u.level = %(level)s AND {valid_at("u")} AND u.code NOT IN (SELECT code FROM boundary_import_staging)
+      AND u.parent_code IN (SELECT parent_code FROM boundary_import_staging WHERE ok)
+), covered AS (
+    SELECT parent_code, ST_Union(geom) AS geom FROM children GROUP BY parent_code
 )
 SELECT p.code, gap.area
 FROM parents p
-CROSS JOIN LATERAL (
-    SELECT ST_Area(ST_Difference(p.geom, ST_Union(c.geom))::geography) AS area
-    FROM children c WHERE c.parent_code = p.code
-) gap
+JOIN covered c ON c.parent_code = p.code
+CROSS JOIN LATERAL (SELECT ST_Area(ST_Difference(p.geom, c.geom)::geography) AS area) gap
 WHERE gap.area > %(tolerance)s
 ORDER BY p.code
 """

@@ -324,3 +324,21 @@ def test_export_command_by_level(tmp_path, small_city, capsys):
     call_command("export_boundaries", str(out), format="gpkg", level="grid")
     assert "Wrote 6 grid units" in capsys.readouterr().out
     assert set(pyogrio.read_dataframe(out)["level"]) == {"grid"}
+
+
+def test_a_parent_filled_by_two_imports_warns_of_its_gap_only_while_it_has_one(tmp_path, city_and_district):
+    west = import_file(streets(tmp_path, [{"CODE": "110101001", "NAME": "西", "geometry": WEST}]), Level.STREET)
+    assert [(w.kind, w.code) for w in west.warnings] == [("gap", "110101")]
+    # The east half completes the district: the west street already in the database counts.
+    east = streets(tmp_path, [{"CODE": "110101002", "NAME": "东", "geometry": EAST}], name="east.shp")
+    assert import_file(east, Level.STREET).warnings == []
+
+
+def test_overlapping_cities_are_reported_though_they_have_no_parent(tmp_path):
+    rows = [
+        {"CODE": "110100", "NAME": "甲市", "geometry": CITY},
+        {"CODE": "120100", "NAME": "乙市", "geometry": sbox(116.41, 39.90, 116.45, 39.94)},
+    ]
+    report = import_file(write(tmp_path / "cities.shp", rows), Level.CITY)
+    assert kinds(report) == ["overlap"]
+    assert (report.errors[0].code, "120100" in report.errors[0].message) == ("110100", True)
