@@ -899,7 +899,10 @@
       : report.ok
         ? G.interpolate(_("%(count)s units checked: no errors. Nothing was written yet."), { count: fmt(report.feature_count) }, true)
         : refusal || G.interpolate(_("%(count)s errors: nothing can be written until they are fixed."), { count: report.errors.length }, true);
-    const problems = [...report.errors.map((p) => [p, "error"]), ...report.warnings.map((p) => [p, "warning"])];
+    // Errors, then warnings, each in the order of the file's features.
+    const byRow = (a, b) => (a.row || 0) - (b.row || 0);
+    const problems = [...[...report.errors].sort(byRow).map((p) => [p, "error"]),
+      ...[...report.warnings].sort(byRow).map((p) => [p, "warning"])];
     fill($("import-result"),
       el("p", { class: report.ok ? "ok" : "error", "data-testid": "import-summary", text: summary }),
       problems.length ? el("ul", { class: "problems", "data-testid": "import-problems" }, problems.map(([p, severity]) =>
