@@ -8,7 +8,7 @@ import os
 import sys
 import time
 
-BENCHMARKS = ["assign", "locate", "households", "incidents", "kpi", "tiles", "drafts"]
+BENCHMARKS = ["assign", "locate", "households", "incidents", "kpi", "tiles", "drafts", "boundaries"]
 
 
 def main() -> int:
