@@ -156,20 +156,18 @@ WHERE cell.level = 5 AND {valid_at("cell")} {{cell_filter}} {{point_filter}}
 ORDER BY p.{{id_column}}, cell.code
 """
 
-# The same for many points: cell by cell through the points' index (the OFFSET keeps the subquery whole, so
-# the planner cannot turn the join round). Each cell is tested against its points while PostGIS holds it
-# prepared; point by point, every probe of the units' index rechecks the city's and districts' large
-# polygons, and a million points took minutes instead of seconds.
+# The same for many points, cell by cell through the points' index. Point by point, every probe of the
+# units' index rechecks the city's and districts' large polygons, and a million points took minutes
+# instead of seconds; so the cells' geometry enters the index condition only through its envelope,
+# which the cells' own index cannot serve, and the planner cannot turn the join round. (A lateral
+# subquery with OFFSET 0 forced the order too, but kept the join out of parallel workers.) The exact
+# test is ST_Intersects' own, without the index condition it would add for either side.
 ASSIGN_POINTS_BY_CELL = f"""
-SELECT DISTINCT ON (hit.point_id) hit.point_id, cell.code
+SELECT DISTINCT ON (p.{{id_column}}) p.{{id_column}}, cell.code
 FROM boundaries_gridunit cell
-CROSS JOIN LATERAL (
-    SELECT p.{{id_column}} AS point_id FROM {{table}} p
-    WHERE ST_Intersects(cell.geom, p.{{geom_column}}) {{point_filter}}
-    OFFSET 0
-) hit
-WHERE cell.level = 5 AND {valid_at("cell")} {{cell_filter}}
-ORDER BY hit.point_id, cell.code
+JOIN {{table}} p ON p.{{geom_column}} && ST_Envelope(cell.geom) AND _ST_Intersects(cell.geom, p.{{geom_column}})
+WHERE cell.level = 5 AND {valid_at("cell")} {{cell_filter}} {{point_filter}}
+ORDER BY p.{{id_column}}, cell.code
 """
 
 # Points from which the cell-by-cell join pays off.
