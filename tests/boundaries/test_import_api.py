@@ -2,6 +2,7 @@
 
 import io
 import zipfile
+from pathlib import Path
 
 import pytest
 from auditlog.models import LogEntry
@@ -23,7 +24,7 @@ def upload(client, path, *, name=None, language="en", **fields):
         return client.post(URL, data, format="multipart", HTTP_ACCEPT_LANGUAGE=language)
 
 
-def zipped_shapefile(tmp_path, shapefile) -> io.BytesIO:
+def zipped_shapefile(tmp_path, shapefile: Path) -> Path:
     archive = tmp_path / "streets.zip"
     with zipfile.ZipFile(archive, "w") as out:
         for part in shapefile.parent.glob(f"{shapefile.stem}.*"):
@@ -64,7 +65,8 @@ def test_units_outside_the_callers_units_are_refused(tmp_path, client_for):
         {"CODE": "110102001", "NAME": "别区街道", "geometry": EAST},
     ]
     path = write(tmp_path / "mixed.geojson", rows, driver="GeoJSON")
-    # A planner of street 110101001 may add nothing beside it; a district planner may not reach another district.
+    # A planner of district 110101 may not reach into district 110102; one bound to the city may (the
+    # commit is refused all the same: district 110102 does not exist).
     for units, outside in ((["110101"], ["110102001"]), (["110100"], [])):
         response = upload(client_for("planner", units), path, commit="true")
         problems = {(p["kind"], p["code"]) for p in response.json()["report"]["errors"]}
