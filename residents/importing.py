@@ -291,7 +291,10 @@ def _parse(cursor, run: _Run) -> None:
 
 
 def _check_values(cursor, run: _Run) -> None:
-    for statement in sql.VALUE_CHECKS:
+    statements = list(sql.VALUE_CHECKS)
+    if any(run.has(name) for name in RESIDENT_COLUMNS):
+        statements += sql.RESIDENT_CHECKS
+    for statement in statements:
         run.execute(cursor, statement, {"geocode": run.options.geocode})
 
 

@@ -88,6 +88,10 @@ VALUE_CHECKS = [
         SELECT r.row, 'address', 'household_conflict', r.address FROM {rows} r JOIN {rows} k ON k.row = r.key_row
         WHERE r.row <> r.key_row AND r.address IS NOT NULL AND k.address IS NOT NULL AND r.address <> k.address""",
     _TAG_UNKNOWN.format(column="household_tags", where=_HOUSEHOLD_ROW, applies_to="household"),
+]
+
+# The checks of residents' rows: a file without any resident column has none to check.
+RESIDENT_CHECKS = [
     """INSERT INTO {problems}
         SELECT r.row, 'name', 'name_missing', NULL FROM {rows} r WHERE r.has_resident AND r.name IS NULL
         UNION ALL
@@ -222,7 +226,8 @@ FROM (
 """
 
 # Writing: ids are drawn from the tables' own sequences first, so residents and tags can name their
-# household without a round trip; then each table is filled by one INSERT ... SELECT.
+# household without a round trip; then each table is filled by one INSERT ... SELECT. The households go
+# in as the staging table holds them (in file order), unsorted: sorting 1M rows again cost 0.9 s.
 WRITE = [
     # New index entries of the address search collect in GIN's pending list and are merged in bulk.
     "SET LOCAL gin_pending_list_limit = '256MB'",
@@ -240,8 +245,7 @@ WRITE = [
        FROM {households} h
        LEFT JOIN residents_building b ON b.ref = h.building
        LEFT JOIN (SELECT key_row, count(*) AS members FROM import_members GROUP BY key_row) m ON m.key_row = h.key_row
-       WHERE h.key_row NOT IN (SELECT row FROM import_bad)
-       ORDER BY h.key_row""",
+       WHERE h.key_row NOT IN (SELECT row FROM import_bad)""",
     """INSERT INTO residents_resident (id, household_id, name, id_number, id_number_index, phone, phone_index, gender,
            birth_date, relation, residence_status, unit_code, created_at, updated_at)
        SELECT m.id, h.id, r.name, coalesce(p.id_number, ''), coalesce(p.id_number_index, ''), coalesce(p.phone, ''),
