@@ -551,9 +551,16 @@ class ImportUploadSerializer(serializers.Serializer):
         return value
 
 
-def import_job_body(job) -> dict:
-    live = cache.get(progress_key(job.pk)) if job.status == job.Status.RUNNING else None
+def import_job_body(job, *, live: dict | None = None, full: bool = True) -> dict:
+    """A job as the API shows it; `full` with its whole report, else the report's summary (lists)."""
+    if live is None and job.status == job.Status.RUNNING:
+        live = cache.get(progress_key(job.pk))
     stage, done, total = (live["stage"], live["done"], live["total"]) if live else (job.stage, job.done, job.total)
+    report = job.report
+    if report is not None and not full:
+        report = {key: value for key, value in report.items() if key not in ("errors", "warnings")}
+        report["error_count"] = len(job.report.get("errors", []))
+        report["warning_count"] = len(job.report.get("warnings", []))
     return {
         "id": job.pk,
         "file_name": job.file_name,
@@ -561,18 +568,33 @@ def import_job_body(job) -> dict:
         "stage": stage,
         "progress": {"done": done, "total": total},
         "options": job.options,
-        "report": job.report,
+        "report": report,
         "rejects": bool(job.rejects_path),
+        "created_by": job.created_by.username,
         "created_at": job.created_at.isoformat(),
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
     }
 
 
 class ImportCreateApi(ScopedAPIView):
-    """Uploads a household file and starts its import (a dry run unless commit=true); poll the job."""
+    """
+    GET: the caller's household imports, newest first, each with its progress and its report's
+    counts. POST: uploads a household file and starts its import (a dry run unless commit=true);
+    poll the job.
+    """
 
     required_permission = "residents.import_household"
     parser_classes = [MultiPartParser]
+
+    @extend_schema(parameters=PAGE_PARAMETERS, responses={200: OpenApiTypes.OBJECT}, operation_id="imports_list")
+    def get(self, request):
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(selectors.import_job_list(user=request.user), request, view=self)
+        running = [job.pk for job in page if job.status == job.Status.RUNNING]
+        live = cache.get_many([progress_key(pk) for pk in running]) if running else {}
+        return paginator.get_paginated_response(
+            [import_job_body(job, live=live.get(progress_key(job.pk)), full=False) for job in page]
+        )
 
     @extend_schema(request={"multipart/form-data": ImportUploadSerializer}, responses={202: OpenApiTypes.OBJECT})
     def post(self, request):

@@ -285,7 +285,12 @@ def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+def import_job_list(*, user) -> QuerySet[ImportJob]:
+    """The caller's own import jobs, newest first (administrators see every one)."""
+    jobs = ImportJob.objects.all() if user.is_superuser else ImportJob.objects.filter(created_by=user)
+    return jobs.select_related("created_by").order_by("-created_at", "-pk")
+
+
 def import_job_get(*, user, job_id: int):
     """An import job of the caller's own (administrators see every one)."""
-    jobs = ImportJob.objects.all() if user.is_superuser else ImportJob.objects.filter(created_by=user)
-    return jobs.filter(pk=job_id).first()
+    return import_job_list(user=user).filter(pk=job_id).first()

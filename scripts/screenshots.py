@@ -30,6 +30,7 @@ SHOTS = [
     ("department_staff", "/dispatch/", "dispatch", 1440, 900, "en-US"),
     ("grid_worker", "/field/", "field-phone", 375, 812, "zh-CN"),
     ("planner", "/plan/", "plan", 1440, 900, "zh-CN"),
+    ("admin", "/records/", "records", 1440, 900, "zh-CN"),
     ("viewer", "/map/", "dashboard", 1440, 900, "zh-CN"),
 ]
 

@@ -18,6 +18,7 @@ PAGES = (
     ("dispatch", "web-dispatch", "Dispatch desk", "incidents.view_incident"),
     ("field", "web-field", "Field", "residents.view_household"),
     ("plan", "web-plan", "Boundaries", "boundaries.edit_boundaries"),
+    ("records", "web-records", "Household records", "residents.import_household"),
 )
 
 

@@ -9,4 +9,5 @@ urlpatterns = [
     path("dispatch/incidents/<int:incident_id>/", views.incident, name="web-incident"),
     path("field/", views.field, name="web-field"),
     path("plan/", views.plan, name="web-plan"),
+    path("records/", views.records, name="web-records"),
 ]

@@ -3,10 +3,12 @@
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import get_language
 from django.views.decorators.http import require_GET
 
 from accounts.models import Department
 from accounts.selectors import scope_for_user
+from residents.vocabulary import COLUMN_ALIASES
 from web.selectors import app_context, landing_page
 
 
@@ -67,3 +69,12 @@ def field(request):
 @require_GET
 def plan(request):
     return _page(request, "plan", "web/plan.html", "boundaries.view_gridunit")
+
+
+@login_required
+@require_GET
+def records(request):
+    # The headers of a blank import file: Chinese for Chinese pages, the English names otherwise (both are read).
+    chinese = (get_language() or "").startswith("zh")
+    columns = [aliases[0] if chinese else name for name, aliases in COLUMN_ALIASES.items()]
+    return _page(request, "records", "web/records.html", "residents.import_household", import_columns=columns)

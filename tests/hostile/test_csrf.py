@@ -86,7 +86,16 @@ def test_every_post_form_of_every_page_carries_the_token_and_needs_it(strict, ad
         location=Point(116.385, 39.905, srid=4326),
         source="patrol",
     )
-    pages = ["/login/", "/", "/map/", "/dispatch/", f"/dispatch/incidents/{incident.pk}/", "/field/", "/plan/"]
+    pages = [
+        "/login/",
+        "/",
+        "/map/",
+        "/dispatch/",
+        f"/dispatch/incidents/{incident.pk}/",
+        "/field/",
+        "/plan/",
+        "/records/",
+    ]
     anonymous = Client(enforce_csrf_checks=True)
     posted = set()
     for url in pages:

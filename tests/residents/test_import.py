@@ -320,6 +320,40 @@ def test_upload_through_the_api(client_for, small_city, tmp_path, django_capture
     assert other.get(f"/api/v1/imports/{job['id']}/").status_code == 404
 
 
+def test_the_list_of_imports_shows_the_callers_own_newest_first(
+    client_for, small_city, tmp_path, django_capture_on_commit_callbacks, django_assert_max_num_queries
+):
+    worker = client_for("grid_worker", units=["110101001001"])
+    other = client_for("grid_worker", units=["110101002001"])
+    good = write_csv(tmp_path / "good.csv", [GOOD_ROWS[0], GOOD_ROWS[1]])
+    bad = write_csv(tmp_path / "bad.csv", [GOOD_ROWS[0], ["H9", "", "x", "y", "", "", "", "", "", "", "", ""]])
+    ids = []
+    for path, client in ((good, worker), (bad, worker), (good, other)):
+        with path.open("rb") as handle, django_capture_on_commit_callbacks(execute=True):
+            response = client.post("/api/v1/imports/households/", {"file": handle}, format="multipart")
+        assert response.status_code == 202, response.content
+        ids.append(response.json()["id"])
+    with django_assert_max_num_queries(6):
+        listed = worker.get("/api/v1/imports/households/", {"page_size": 1})
+    assert listed.status_code == 200, listed.content
+    body = listed.json()
+    # Only the worker's two imports, the newest first, a page at a time.
+    assert body["count"] == 2 and [job["id"] for job in body["results"]] == [ids[1]]
+    newest = body["results"][0]
+    assert newest["file_name"] == "bad.csv" and newest["status"] == "done"
+    assert newest["created_by"] == worker.user.username
+    # The list carries the report's counts, not its problems: those are the job's own page.
+    assert "errors" not in newest["report"] and newest["report"]["error_count"] >= 2
+    assert newest["report"]["ok"] is False and newest["report"]["committed"] is False
+    older = worker.get("/api/v1/imports/households/", {"page_size": 1, "page": 2}).json()["results"]
+    assert [job["id"] for job in older] == [ids[0]] and older[0]["report"]["error_count"] == 0
+    detail = worker.get(f"/api/v1/imports/{ids[1]}/").json()
+    assert len(detail["report"]["errors"]) == newest["report"]["error_count"]
+    assert [job["id"] for job in other.get("/api/v1/imports/households/").json()["results"]] == [ids[2]]
+    viewer = client_for("viewer", units=["110101001"])
+    assert viewer.get("/api/v1/imports/households/").status_code == 403
+
+
 def test_uploads_of_the_wrong_type_or_without_permission(client_for, small_city, tmp_path):
     worker = client_for("grid_worker", units=["110101001001"])
     bad = tmp_path / "h.exe"
