@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.gis.db import models as gis_models
 from django.utils.translation import gettext_lazy as _
 
-from boundaries.models import Generation, GridUnit
+from boundaries.models import BoundaryImportJob, Generation, GridUnit
 from boundaries.widgets import GridMapWidget
 
 
@@ -67,3 +67,11 @@ class GridUnitAdmin(admin.ModelAdmin):
     @admin.display(description=_("label point"))
     def label_point_text(self, unit):
         return "" if unit.label_point is None else f"{unit.label_point.x:.6f}, {unit.label_point.y:.6f}"
+
+
+@admin.register(BoundaryImportJob)
+class BoundaryImportJobAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "file_name", "status", "created_by", "finished_at"]
+    list_filter = ["status"]
+    readonly_fields = ["file_name", "options", "status", "stage", "report", "created_by", "finished_at"]
+    exclude = ["stored_path"]

@@ -1,7 +1,9 @@
 """HTTP API of the grid: point lookup and grid units as GeoJSON built in PostGIS."""
 
+from django.conf import settings
 from django.contrib.gis.geos import Point, Polygon
 from django.contrib.postgres.expressions import ArraySubquery
+from django.core.cache import cache
 from django.db.models import CharField, F, FloatField, Func, OuterRef, Value
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
@@ -15,6 +17,7 @@ from accounts.auth import ScopedAPIView
 from accounts.roles import VIEW_UNITS
 from boundaries.models import GridUnit, Level
 from boundaries.selectors import (
+    boundary_import_job_get,
     generation_extent,
     generation_get,
     unit_get,
@@ -22,11 +25,13 @@ from boundaries.selectors import (
     units_for_point,
     valid_at_q,
 )
-from boundaries.services import EDIT_BOUNDARIES, boundary_import_upload
+from boundaries.services import EDIT_BOUNDARIES, boundary_import_job_create, boundary_import_upload
+from boundaries.tasks import boundary_progress_key
 from core.coords import SUPPORTED_CRS, CoordinateError, parse_lon_lat
 from core.errors import ApiError, error_body
 from core.geojson import GEOJSON_CONTENT_TYPE, FeatureCollectionPagination, features_of
 from core.pagination import PAGE_PARAMETERS
+from core.parsers import SingleValuedForm
 
 
 class LevelField(serializers.Field):
@@ -272,7 +277,7 @@ class UnitChildrenApi(ScopedAPIView):
         return paginator.get_paginated_response(page)
 
 
-class BoundaryImportSerializer(serializers.Serializer):
+class BoundaryImportSerializer(SingleValuedForm):
     file = serializers.FileField(help_text="A zipped Shapefile (.zip), a GeoPackage (.gpkg) or GeoJSON (.geojson)")
     level = serializers.ChoiceField(choices=[level.slug for level in Level])
     code_field = serializers.CharField(max_length=100)
@@ -284,13 +289,38 @@ class BoundaryImportSerializer(serializers.Serializer):
     fix_invalid = serializers.BooleanField(required=False, default=False)
     tolerance_m2 = serializers.FloatField(min_value=0, required=False)
     commit = serializers.BooleanField(required=False, default=False)
+    background = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Import as a background job (202, then poll the job). Default: for files above "
+        "GEOGRID_BOUNDARY_UPLOAD_BACKGROUND_MB.",
+    )
+
+
+def boundary_job_body(job) -> dict:
+    """A background boundary import as the API shows it: its stage while it runs, its report once done."""
+    stage = job.stage
+    if job.status == job.Status.RUNNING:
+        stage = cache.get(boundary_progress_key(job.pk)) or stage
+    return {
+        "id": job.pk,
+        "file_name": job.file_name,
+        "status": job.status,
+        "stage": stage,
+        "options": job.options,
+        "report": job.report,
+        "created_at": job.created_at.isoformat(),
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }
 
 
 class BoundaryImportApi(ScopedAPIView):
     """
     Imports the grid units of one level from an uploaded boundary file, as `import_boundaries` does:
     a dry run unless commit=true, every check in the report, all or nothing. A planner may import
-    units only inside the units they may edit.
+    units only inside the units they may edit. A large file (or `background=true`) is imported as a
+    background job instead: 202 with the job, followed at `GET /api/v1/imports/boundaries/{id}/`.
     """
 
     required_permission = EDIT_BOUNDARIES
@@ -301,6 +331,7 @@ class BoundaryImportApi(ScopedAPIView):
         responses={
             200: OpenApiResponse(OpenApiTypes.OBJECT, description="A dry run: the report, nothing written."),
             201: OpenApiResponse(OpenApiTypes.OBJECT, description="Committed: the report."),
+            202: OpenApiResponse(OpenApiTypes.OBJECT, description="A background job: poll it for the report."),
             400: OpenApiResponse(
                 description="Invalid input, or a commit refused: the error `import_refused` with `report` beside it."
             ),
@@ -311,6 +342,13 @@ class BoundaryImportApi(ScopedAPIView):
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         upload = values.pop("file")
+        background = values.pop("background")
+        if background is None:
+            background = upload.size > settings.GEOGRID_BOUNDARY_UPLOAD_BACKGROUND_MB * 1024 * 1024
+        if background:
+            job = boundary_import_job_create(scope=self.scope, actor=request.user, upload=upload, options=values)
+            job.refresh_from_db()
+            return Response(boundary_job_body(job), status=status.HTTP_202_ACCEPTED)
         values["level"] = Level.from_name(values["level"])
         report = boundary_import_upload(scope=self.scope, actor=request.user, upload=upload, **values)
         body = report.as_dict()
@@ -320,3 +358,16 @@ class BoundaryImportApi(ScopedAPIView):
             message = _("%(count)d errors; nothing was written.") % {"count": len(report.errors)}
             return Response({**error_body("import_refused", message), "report": body}, status=400)
         return Response(body)
+
+
+class BoundaryImportJobApi(ScopedAPIView):
+    """A background boundary import of the caller's: its status and stage, then its report."""
+
+    required_permission = EDIT_BOUNDARIES
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request, job_id: int):
+        job = boundary_import_job_get(user=request.user, job_id=job_id)
+        if job is None:
+            raise ApiError(_("No such import."), code="not_found", status_code=404)
+        return Response(boundary_job_body(job))

@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 
-from boundaries.models import Generation, GridUnit, Level
+from boundaries.models import BoundaryImportJob, Generation, GridUnit, Level
 from core.errors import ApiError
 from core.scope import Scope, subtree_prefix
 
@@ -185,3 +185,9 @@ def point_units(*, point: Point, generation: Generation | None = None) -> tuple[
         .first()
     )
     return "", nearest or ""
+
+
+def boundary_import_job_get(*, user, job_id: int):
+    """A background boundary import of the caller's own (a superuser sees every one)."""
+    jobs = BoundaryImportJob.objects.all() if user.is_superuser else BoundaryImportJob.objects.filter(created_by=user)
+    return jobs.filter(pk=job_id).first()

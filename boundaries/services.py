@@ -6,6 +6,7 @@ import re
 import tempfile
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
@@ -28,7 +29,7 @@ from boundaries.imports import (
     StagedFeature,
     read_boundary_file,
 )
-from boundaries.models import CODE_PATTERNS, Generation, Level
+from boundaries.models import CODE_PATTERNS, BoundaryImportJob, Generation, Level
 from boundaries.selectors import ancestor_codes, generation_active, unit_list
 from core.files import UnsafeFile, check_size
 from core.scope import Scope, subtree_prefix
@@ -233,6 +234,7 @@ def boundary_import(
     tolerance_m2: float | None = None,
     actor=None,
     scope: Scope | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> ImportReport:
     """
     Imports the units of one level from a Shapefile, GeoPackage or GeoJSON file.
@@ -241,7 +243,10 @@ def boundary_import(
     database's own constraints are checked too. Without `commit`, or when anything is wrong, the
     transaction is rolled back: the report is the only result, and the database is unchanged.
     With `scope` (an upload through the API), a unit outside the units the caller may edit is an error.
+    `progress` hears the stage as the work reaches it: reading, checking, writing.
     """
+    progress = progress or (lambda stage: None)
+    progress("reading")
     path = Path(path)
     level = Level(level)
     report = ImportReport(source=source or path.name, level=level.slug)
@@ -261,6 +266,7 @@ def boundary_import(
         report.add(exc.kind, exc.message)
         return report
     report.feature_count = len(features)
+    progress("checking")
     _check_rows(features, level, bool(parent_field), report)
     if scope is not None:
         _check_scope(features, scope, report)
@@ -281,6 +287,8 @@ def boundary_import(
                 _check_geometries(cursor, params, fix_invalid, report)
                 _check_against_database(cursor, params, level, report)
                 if report.ok:
+                    if commit:
+                        progress("writing")
                     _insert(cursor, params, report)
                 if commit and report.ok and report.feature_count >= ANALYZE_AFTER_UNITS:
                     # Until autovacuum gets to it, the planner would take the table for empty and test
@@ -318,13 +326,8 @@ def _check_scope(features: list[StagedFeature], scope: Scope, report: ImportRepo
 UPLOAD_SUFFIXES = (".zip", ".gpkg", ".geojson", ".json")
 
 
-def boundary_import_upload(*, scope: Scope, actor, upload, **options) -> ImportReport:
-    """
-    A boundary file uploaded through the API, imported as `boundary_import` does (a dry run unless
-    `commit`), limited to the units the caller may edit. The file is written under a name of ours
-    into a temporary directory and removed when the import is done; its content is checked there
-    before anything reads it (the archive limits, the parts of a Shapefile, what a GeoPackage is).
-    """
+def _upload_checked(scope: Scope, upload) -> tuple[str, str]:
+    """The uploaded boundary file's own name and suffix, once the caller and its type and size pass."""
     if not scope.has(EDIT_BOUNDARIES):
         raise PermissionDenied(_("You may not import boundaries."))
     name = Path(getattr(upload, "name", "") or "file").name
@@ -337,12 +340,49 @@ def boundary_import_upload(*, scope: Scope, actor, upload, **options) -> ImportR
         check_size(upload.size, name)
     except UnsafeFile as exc:
         raise ValidationError({"file": [exc.message]}) from None
+    return name, suffix
+
+
+def _write_upload(upload, path: Path) -> None:
+    with path.open("wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+
+
+def boundary_import_upload(*, scope: Scope, actor, upload, **options) -> ImportReport:
+    """
+    A boundary file uploaded through the API, imported as `boundary_import` does (a dry run unless
+    `commit`), limited to the units the caller may edit. The file is written under a name of ours
+    into a temporary directory and removed when the import is done; its content is checked there
+    before anything reads it (the archive limits, the parts of a Shapefile, what a GeoPackage is).
+    """
+    name, suffix = _upload_checked(scope, upload)
     with tempfile.TemporaryDirectory(prefix="geogrid-upload-") as directory:
         stored = Path(directory) / f"boundaries{suffix}"
-        with stored.open("wb") as out:
-            for chunk in upload.chunks():
-                out.write(chunk)
+        _write_upload(upload, stored)
         return boundary_import(path=stored, source=name, actor=actor, scope=scope, **options)
+
+
+def boundary_import_job_create(*, scope: Scope, actor, upload, options: dict) -> BoundaryImportJob:
+    """
+    The same import as a background job, for a file too large to import within a request: the file
+    is kept privately under a name of ours until the job is done, and the job follows the work
+    (`boundaries.tasks.run_boundary_import`). `options` are `boundary_import`'s, with the level by name.
+    """
+    from boundaries.tasks import run_boundary_import
+    from jobs.services import task_enqueue
+
+    name, suffix = _upload_checked(scope, upload)
+    directory = Path(settings.GEOGRID_PRIVATE_ROOT) / "boundary-imports"
+    directory.mkdir(parents=True, exist_ok=True)
+    stored = directory / f"{uuid.uuid4().hex}{suffix}"
+    _write_upload(upload, stored)
+    with transaction.atomic():  # the job and its task are recorded together
+        job = BoundaryImportJob.objects.create(
+            file_name=name[:200], stored_path=str(stored), options=options, created_by=actor
+        )
+        task_enqueue(run_boundary_import, job.pk)
+    return job
 
 
 def _insert(cursor, params: dict, report: ImportReport) -> None:

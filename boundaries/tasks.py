@@ -42,3 +42,71 @@ def draft_activate_task(self, draft_id: int, actor_id: int, confirm_warnings: bo
                 data={"code": exc.error_code, "message": str(exc.detail), **exc.fields},
             )
             return {"generation": draft_id, "refused": exc.error_code}
+
+
+def boundary_progress_key(job_id: int) -> str:
+    return f"geogrid:boundary-import-job:{job_id}:stage"
+
+
+@shared_task(bind=True)
+def run_boundary_import(self, job_id: int) -> None:
+    """
+    Runs an uploaded boundary file's import (`boundary_import`, one transaction) as the uploader. A
+    worker lost mid-way wrote nothing; delivered again, the task runs the import once more only if
+    it did not finish. The stored file is removed once the job is done or has failed.
+    """
+    from pathlib import Path
+
+    from django.core.cache import cache
+    from django.utils import timezone
+    from django.utils.translation import gettext as _
+
+    from accounts.selectors import scope_for_user
+    from boundaries.models import BoundaryImportJob, Level
+    from boundaries.services import boundary_import
+    from core.personal import scrub
+    from geogrid.celery import TRANSIENT_ERRORS
+
+    with task_lock("boundary-import", job_id) as mine:
+        if not mine:
+            raise self.retry(countdown=BUSY_RETRY_SECONDS)
+        job = BoundaryImportJob.objects.select_related("created_by").get(pk=job_id)
+        if job.status in (BoundaryImportJob.Status.DONE, BoundaryImportJob.Status.FAILED):
+            return
+        BoundaryImportJob.objects.filter(pk=job_id).update(status=BoundaryImportJob.Status.RUNNING)
+
+        def progress(stage: str) -> None:
+            # Through the cache: the job's row would be written inside the import's own transaction.
+            cache.set(boundary_progress_key(job_id), stage, 24 * 3600)
+
+        options = dict(job.options)
+        options["level"] = Level.from_name(options["level"])
+        finished = {"finished_at": timezone.now()}
+        try:
+            report = boundary_import(
+                path=job.stored_path,
+                source=job.file_name,
+                actor=job.created_by,
+                scope=scope_for_user(job.created_by),
+                progress=progress,
+                **options,
+            )
+        except TRANSIENT_ERRORS:
+            if self.request.retries < self.max_retries:
+                raise  # tried again later; the job stays running and keeps its file
+            message = _("The database stayed unreachable; upload the file again.")
+            finished |= {"status": BoundaryImportJob.Status.FAILED, "report": _failure(message)}
+            raise
+        except Exception as exc:
+            finished |= {"status": BoundaryImportJob.Status.FAILED, "report": _failure(scrub(str(exc))[:500])}
+            raise
+        else:
+            finished |= {"status": BoundaryImportJob.Status.DONE, "report": report.as_dict(), "stage": "done"}
+        finally:
+            if "status" in finished:
+                BoundaryImportJob.objects.filter(pk=job_id).update(stored_path="", **finished)
+                Path(job.stored_path).unlink(missing_ok=True)
+
+
+def _failure(message: str) -> dict:
+    return {"ok": False, "committed": False, "errors": [{"kind": "failed", "message": message}], "warnings": []}

@@ -10,6 +10,7 @@ urlpatterns = [
     path("units/<str:code>/", api.UnitDetailApi.as_view(), name="unit-detail"),
     path("units/<str:code>/children/", api.UnitChildrenApi.as_view(), name="unit-children"),
     path("imports/boundaries/", api.BoundaryImportApi.as_view(), name="boundary-import"),
+    path("imports/boundaries/<int:job_id>/", api.BoundaryImportJobApi.as_view(), name="boundary-import-job"),
     path("generations/", draft_api.GenerationListApi.as_view(), name="generation-list"),
     path("drafts/<int:draft_id>/", draft_api.DraftDetailApi.as_view(), name="draft-detail"),
     path("drafts/<int:draft_id>/edits/", draft_api.DraftEditApi.as_view(), name="draft-edits"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.utils.translation import gettext as _
-from rest_framework import parsers
+from rest_framework import parsers, serializers
 from rest_framework.exceptions import ParseError
 
 
@@ -42,3 +42,21 @@ class JSONParser(parsers.JSONParser):
         if nesting_depth(data, settings.GEOGRID_MAX_NESTING_DEPTH) > settings.GEOGRID_MAX_NESTING_DEPTH:
             raise ParseError(too_deep_message())
         return data
+
+
+class SingleValuedForm(serializers.Serializer):
+    """
+    A serializer of a multipart form whose fields each take one value: a field sent twice is refused
+    (400) rather than one of its values taken silently, as a form would otherwise have it.
+    """
+
+    def to_internal_value(self, data):
+        if hasattr(data, "getlist"):
+            repeated = {
+                name: [_("Send %(name)s once.") % {"name": name}]
+                for name, field in self.fields.items()
+                if not isinstance(field, serializers.ListField) and len(data.getlist(name)) > 1
+            }
+            if repeated:
+                raise serializers.ValidationError(repeated)
+        return super().to_internal_value(data)

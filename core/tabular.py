@@ -95,6 +95,9 @@ class TableReport:
             "ok": self.ok,
             "counts": self.counts,
             "bad_rows": len(self.bad_rows),
+            # Every problem is counted; at most `limit` of each kind are listed.
+            "error_count": len(self.errors),
+            "warning_count": len(self.warnings),
             "errors": [asdict(p) for p in self.errors[:limit]],
             "warnings": [asdict(p) for p in self.warnings[:limit]],
             "truncated": len(self.errors) > limit or len(self.warnings) > limit,

@@ -22,6 +22,7 @@ from core.coords import SUPPORTED_CRS, CoordinateError, parse_lon_lat
 from core.errors import ApiError
 from core.geojson import GEOJSON_CONTENT_TYPE, feature_collection_response
 from core.pagination import PAGE_PARAMETERS, PageNumberPagination
+from core.parsers import SingleValuedForm
 from core.personal import mask_id_number, mask_phone
 from residents import exports, selectors, services
 from residents.models import Gender, HousingType, Relation, ResidenceStatus, Source
@@ -536,7 +537,7 @@ class ResidentExportApi(ScopedAPIView):
         )
 
 
-class ImportUploadSerializer(serializers.Serializer):
+class ImportUploadSerializer(SingleValuedForm):
     file = serializers.FileField()
     columns = serializers.JSONField(required=False, help_text='{"address": "地址", ...}: canonical name -> header')
     crs = serializers.ChoiceField(choices=SUPPORTED_CRS, required=False)
@@ -559,8 +560,9 @@ def import_job_body(job, *, live: dict | None = None, full: bool = True) -> dict
     report = job.report
     if report is not None and not full:
         report = {key: value for key, value in report.items() if key not in ("errors", "warnings")}
-        report["error_count"] = len(job.report.get("errors", []))
-        report["warning_count"] = len(job.report.get("warnings", []))
+        # Reports written before the counts were kept list their problems only (1,000 at most).
+        report.setdefault("error_count", len(job.report.get("errors", [])))
+        report.setdefault("warning_count", len(job.report.get("warnings", [])))
     return {
         "id": job.pk,
         "file_name": job.file_name,

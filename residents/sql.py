@@ -227,7 +227,8 @@ FROM (
 
 # Writing: ids are drawn from the tables' own sequences first, so residents and tags can name their
 # household without a round trip; then each table is filled by one INSERT ... SELECT. The households go
-# in as the staging table holds them (in file order), unsorted: sorting 1M rows again cost 0.9 s.
+# in as the staging table holds them, unsorted (sorting 1M rows again cost 0.9 s): nothing depends on
+# their order, since residents and tags name them by the ids already drawn.
 WRITE = [
     # New index entries of the address search collect in GIN's pending list and are merged in bulk.
     "SET LOCAL gin_pending_list_limit = '256MB'",

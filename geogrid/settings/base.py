@@ -262,6 +262,9 @@ if REDIS_URL:
 GEOGRID_MAX_UPLOAD_MB = env.int("GEOGRID_MAX_UPLOAD_MB", default=200)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 GEOGRID_PRIVATE_ROOT = PRIVATE_ROOT
+# A boundary file uploaded through the API larger than this (MB) is imported as a background job,
+# unless the request says otherwise (`background`); 10 MB is a zipped Shapefile of some 15,000 cells.
+GEOGRID_BOUNDARY_UPLOAD_BACKGROUND_MB = env.float("GEOGRID_BOUNDARY_UPLOAD_BACKGROUND_MB", default=10)
 # Where `make backup` writes its directories (a dump of the database and the uploaded files).
 GEOGRID_BACKUP_ROOT = env.path("GEOGRID_BACKUP_ROOT", default=BASE_DIR / "var" / "backups")
 # Limits on bad input, checked before the payload is read (see README, "Limits on uploaded files"):

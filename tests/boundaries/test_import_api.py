@@ -113,3 +113,72 @@ def test_only_staff_who_may_edit_boundaries_may_upload(tmp_path, client_for, api
     response = upload(client, streets(tmp_path, name="streets.geojson", driver="GeoJSON"), commit="true")
     assert response.status_code == expected
     assert street_codes() == []
+
+
+JOB_URL = "/api/v1/imports/boundaries/{}/"
+
+
+def test_a_large_file_is_imported_as_a_background_job(
+    tmp_path, client_for, settings, django_capture_on_commit_callbacks
+):
+    settings.GEOGRID_PRIVATE_ROOT = tmp_path / "private"
+    # Every file counts as large here; the job runs when the upload's transaction commits.
+    settings.GEOGRID_BOUNDARY_UPLOAD_BACKGROUND_MB = 0
+    planner = client_for("planner", ["110101"])
+    archive = zipped_shapefile(tmp_path, streets(tmp_path))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(planner, archive, parent_field="PARENT", commit="true")
+    assert response.status_code == 202, response.content
+    queued = response.json()
+    assert queued["file_name"] == "streets.zip" and queued["options"]["level"] == "street"
+    job = planner.get(JOB_URL.format(queued["id"]))
+    assert job.status_code == 200
+    body = job.json()
+    assert body["status"] == "done" and body["stage"] == "done" and body["finished_at"]
+    assert body["report"]["committed"] is True and body["report"]["feature_count"] == 2
+    assert street_codes() == ["110101001", "110101002"]
+    # The file is kept only while the job needs it.
+    assert list((tmp_path / "private" / "boundary-imports").iterdir()) == []
+    # Only its planner sees the job; one who may not import boundaries cannot ask.
+    assert client_for("planner", ["110101"]).get(JOB_URL.format(queued["id"])).status_code == 404
+    assert client_for("viewer", ["110101"]).get(JOB_URL.format(queued["id"])).status_code == 403
+    assert planner.get(JOB_URL.format(queued["id"] + 1)).status_code == 404
+
+
+def test_a_background_job_reports_a_refusal_and_writes_nothing(
+    tmp_path, client_for, settings, django_capture_on_commit_callbacks
+):
+    settings.GEOGRID_PRIVATE_ROOT = tmp_path / "private"
+    rows = [
+        {"CODE": "110101001", "NAME": "西街道", "geometry": WEST},
+        {"CODE": "110102001", "NAME": "东", "geometry": EAST},
+    ]
+    path = write(tmp_path / "mixed.geojson", rows, driver="GeoJSON")
+    planner = client_for("planner", ["110101"])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(planner, path, commit="true", background="true")
+    assert response.status_code == 202, response.content
+    body = planner.get(JOB_URL.format(response.json()["id"])).json()
+    assert body["status"] == "done" and body["report"]["committed"] is False
+    assert {p["code"] for p in body["report"]["errors"] if p["kind"] == "outside_scope"} == {"110102001"}
+    assert street_codes() == []
+
+
+def test_a_small_file_stays_in_the_request_and_background_false_keeps_a_large_one_there(tmp_path, client_for, settings):
+    planner = client_for("planner", ["110101"])
+    path = streets(tmp_path, name="streets.geojson", driver="GeoJSON")
+    assert upload(planner, path).status_code == 200  # under the default size
+    settings.GEOGRID_BOUNDARY_UPLOAD_BACKGROUND_MB = 0
+    response = upload(planner, path, background="false")
+    assert response.status_code == 200 and response.json()["feature_count"] == 2
+
+
+def test_a_field_sent_twice_is_refused(tmp_path, client_for):
+    planner = client_for("planner", ["110101"])
+    path = streets(tmp_path, name="streets.geojson", driver="GeoJSON")
+    with open(path, "rb") as handle:
+        data = {"code_field": "CODE", "name_field": ["NAME", "OTHER"], "level": "street", "file": handle}
+        response = planner.post(URL, data, format="multipart")
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["name_field"]
+    assert street_codes() == []

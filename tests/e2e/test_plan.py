@@ -276,11 +276,18 @@ def test_a_viewer_on_a_phone_sees_the_versions_without_tools_in_chinese(e2e_city
     assert page.js_errors == []
 
 
-def test_a_planner_checks_a_boundary_file_sees_its_errors_and_imports_it(e2e_city, open_page, tmp_path):
+@pytest.mark.parametrize("background", [False, True], ids=["in-the-request", "in-the-background"])
+def test_a_planner_checks_a_boundary_file_sees_its_errors_and_imports_it(
+    e2e_city, open_page, tmp_path, settings, background
+):
     import geopandas as gpd
     from shapely.geometry import box
 
-    from boundaries.models import GridUnit
+    from boundaries.models import BoundaryImportJob, GridUnit
+
+    # In the background, every upload is a job the page follows until its report is in.
+    settings.GEOGRID_PRIVATE_ROOT = tmp_path / "private"
+    settings.GEOGRID_BOUNDARY_UPLOAD_BACKGROUND_MB = 0 if background else 10
 
     def geojson(name, geometry):
         path = tmp_path / name
@@ -317,5 +324,6 @@ def test_a_planner_checks_a_boundary_file_sees_its_errors_and_imports_it(e2e_cit
     )
     assert GridUnit.objects.get(code=NEW_CELL).name == "新网格"
     page.wait_for_function("() => !document.querySelector('[data-testid=import-commit]').disabled")
-    shot(page, "plan-import-done")
+    shot(page, "plan-import-done" + ("-background" if background else ""))
+    assert BoundaryImportJob.objects.filter(status="done").count() == (3 if background else 0)
     assert page.js_errors == []

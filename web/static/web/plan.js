@@ -874,7 +874,9 @@
     box.replaceChildren(el("p", { class: "muted", text: commit ? _("Importing…") : _("Checking…") }));
     for (const button of form.querySelectorAll("button")) button.disabled = true;
     try {
-      const report = await api("/api/v1/imports/boundaries/", { method: "POST", form: data });
+      let report = await api("/api/v1/imports/boundaries/", { method: "POST", form: data });
+      // A large file is imported as a background job: followed until it is done.
+      if (report.status && report.file_name !== undefined) report = await followImport(report, box);
       showImport(report);
       if (report.committed) {
         state.version = Date.now();
@@ -890,6 +892,23 @@
     } finally {
       for (const button of form.querySelectorAll("button")) button.disabled = false;
     }
+  }
+
+  const IMPORT_STAGES = { reading: _("Reading the file"), checking: _("Checking the units"), writing: _("Writing") };
+
+  /* Asks for a background import every second, showing its stage, until it is done; answers its report. */
+  async function followImport(job, box) {
+    const started = Date.now();
+    while (job.status === "pending" || job.status === "running") {
+      const seconds = Math.round((Date.now() - started) / 1000);
+      box.replaceChildren(el("div", { class: "progress", "data-testid": "import-progress" },
+        el("p", { class: "muted", text: G.interpolate(_("%(stage)s… (%(seconds)s s; a large file is imported in the background)"),
+          { stage: IMPORT_STAGES[job.stage] || _("Waiting to start"), seconds }, true) }),
+        el("progress", { "aria-label": _("Import") })));
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      job = await api(`/api/v1/imports/boundaries/${job.id}/`);
+    }
+    return job.report || { ok: false, committed: false, errors: [{ message: _("The import failed.") }], warnings: [] };
   }
 
   function showImport(report, refusal) {

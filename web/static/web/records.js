@@ -33,7 +33,8 @@
     $("import-job").replaceChildren(el("p", { class: "muted", text: _("Uploading the file…") }));
     try {
       const job = await api("/api/v1/imports/households/", { method: "POST", form: data });
-      await follow(job);
+      setBusy(false);  // the job goes on by itself: another file may be sent meanwhile
+      await follow(job, { fresh: true });
     } catch (err) {
       $("import-job").replaceChildren(el("p", { class: "error", "data-testid": "import-error", text: err.describe ? err.describe() : String(err) }));
     } finally {
@@ -45,20 +46,35 @@
     for (const button of $("import-form").querySelectorAll("button")) button.disabled = busy;
   }
 
-  /* Shows a job and, while it runs, asks for it again every second. */
-  async function follow(job) {
+  const running = (job) => job.status === "pending" || job.status === "running";
+  let followed = 0;  // which call of follow() is the one shown: an older one stops at its next step
+
+  /* Shows a job and, while it runs, asks for it again every second. A job that ends while followed
+     here (or was just uploaded: `fresh`) refreshes the map and the lists; an old one is only shown. */
+  async function follow(job, { fresh = false } = {}) {
+    const mine = ++followed;
+    const announce = fresh || running(job);
     state.following = job.id;
-    while (job && (job.status === "pending" || job.status === "running")) {
+    let misses = 0;
+    while (running(job)) {
       showJob(job);
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-      if (state.following !== job.id) return;  // another job was opened meanwhile
-      job = await api(`/api/v1/imports/${job.id}/`);
+      if (mine !== followed) return;
+      try {
+        job = await api(`/api/v1/imports/${job.id}/`);
+        misses = 0;
+      } catch (err) {
+        // No answer or a server error (a restart, say) is asked again; the job goes on meanwhile.
+        const passing = err instanceof G.ApiError && (err.status === 0 || err.status >= 500);
+        if (!passing || ++misses > 60) throw err;
+      }
+      if (mine !== followed) return;
     }
     showJob(job);
-    await loadJobs();
-    if (job.report && job.report.committed) {
+    loadJobs().catch(fail);
+    if (announce && job.report && job.report.committed) {
       refreshHouseholds();
-      await loadUnassigned(1);
+      loadUnassigned(1).catch(fail);
       const counts = job.report.counts || {};
       G.toast(interpolate(ngettext("%(count)s household imported.", "%(count)s households imported.", counts.households || 0),
         { count: fmt(counts.households || 0) }, true));
@@ -74,6 +90,12 @@
       el("progress", { max: total || 1, value: total ? done : undefined, "aria-label": stage }));
   }
 
+  /* How many errors a report has: every one, though the report lists at most a thousand. */
+  function errorCount(report) {
+    if (report.error_count !== undefined) return report.error_count;
+    return (report.errors || []).length;
+  }
+
   function summaryText(job) {
     const report = job.report || {};
     const counts = report.counts || {};
@@ -85,9 +107,14 @@
       return interpolate(_("Imported: %(households)s households and %(residents)s residents written, %(assigned)s of them assigned to a grid cell."),
         { households: fmt(counts.households || 0), residents: fmt(counts.residents || 0), assigned: fmt(counts.assigned || 0) }, true);
     }
-    const errors = report.error_count !== undefined ? report.error_count : (report.errors || []).length;
-    if (report.ok) {
+    const errors = errorCount(report);
+    if (report.ok && !errors) {
       return interpolate(_("%(rows)s rows checked: no errors. Nothing was written yet."), { rows: fmt(report.rows || 0) }, true);
+    }
+    if (report.ok) {  // leaving out bad rows: they are left out, the rest can be imported
+      return interpolate(ngettext("%(rows)s rows checked: %(count)s row has errors and will be left out. Nothing was written yet.",
+        "%(rows)s rows checked: %(count)s rows have errors and will be left out. Nothing was written yet.", report.bad_rows || 0),
+      { rows: fmt(report.rows || 0), count: fmt(report.bad_rows || 0) }, true);
     }
     return interpolate(ngettext("%(count)s error: nothing was written.", "%(count)s errors: nothing was written.", errors),
       { count: fmt(errors) }, true);
@@ -121,7 +148,7 @@
   }
 
   function showJob(job) {
-    const running = job.status === "pending" || job.status === "running";
+    const busy = running(job);
     const report = job.report || {};
     const box = $("import-job");
     box.dataset.status = job.status;
@@ -131,11 +158,12 @@
         el("strong", { text: job.file_name }), " ",
         el("span", { class: "badge", text: options.commit ? _("import") : _("check") }), " ",
         el("span", { class: "badge " + (job.status === "failed" ? "bad" : job.status === "done" ? "good" : ""), text: STATUS[job.status] || job.status })),
-      running ? progressBlock(job) : null,
-      running ? null : el("p", { class: report.ok || report.committed ? "ok" : "error", "data-testid": "import-summary", text: summaryText(job) }),
-      running ? null : countCards(report),
-      running ? null : problemList(report),
-      !running && job.rejects
+      busy ? progressBlock(job) : null,
+      busy ? null : el("p", { class: report.committed || (report.ok && !errorCount(report)) ? "ok" : "error",
+        "data-testid": "import-summary", role: "status", text: summaryText(job) }),
+      busy ? null : countCards(report),
+      busy ? null : problemList(report),
+      !busy && job.rejects
         ? el("p", {}, el("a", { href: `/api/v1/imports/${job.id}/rejects.csv`, "data-testid": "import-rejects", download: "" },
           _("Download the rejected rows (with what is wrong in each) to fix and import again")))
         : null,
@@ -151,23 +179,26 @@
     }
   }
 
-  async function loadJobs(page = state.jobsPage) {
-    const data = await api("/api/v1/imports/households/", { params: { page, page_size: JOBS_PAGE } });
+  async function loadJobs(wanted = state.jobsPage) {
+    const [data, page] = await listPage("/api/v1/imports/households/", { page_size: JOBS_PAGE }, wanted);
     state.jobsPage = page;
     state.jobs = data.results;
     const rows = data.results.map((job) => {
       const report = job.report || {};
       const counts = report.counts || {};
       let result;
-      if (job.status === "pending" || job.status === "running") {
+      if (running(job)) {
         const { done, total } = job.progress || {};
         result = (STAGES[job.stage] || STATUS[job.status]) + (total ? ` ${Math.round((done / total) * 100)}%` : "");
       } else if (job.status === "failed") result = _("failed");
-      else if (report.committed) result = interpolate(_("%s households written"), [fmt(counts.households || 0)]);
-      else if (report.ok) result = _("checked, no errors");
-      else result = interpolate(ngettext("%s error", "%s errors", report.error_count || 0), [fmt(report.error_count || 0)]);
+      else if (report.committed) {
+        result = interpolate(ngettext("%s household written", "%s households written", counts.households || 0), [fmt(counts.households || 0)]);
+      } else if (!errorCount(report)) result = _("checked, no errors");
+      else result = interpolate(ngettext("%s error", "%s errors", errorCount(report)), [fmt(errorCount(report))]);
       return el("tr", { dataset: { job: job.id }, class: state.following === job.id ? "selected" : "", onclick: () => openJob(job.id) },
-        el("td", {}, job.file_name, job.options && job.options.commit ? "" : el("span", { class: "muted", text: " · " + _("check") })),
+        el("td", {}, el("button", { type: "button", class: "link", text: job.file_name,
+          onclick: (event) => { event.stopPropagation(); openJob(job.id); } }),
+        job.options && job.options.commit ? "" : el("span", { class: "muted", text: " · " + _("check") })),
         el("td", { text: fmtDate(job.created_at) }),
         el("td", { text: result }));
     });
@@ -175,14 +206,25 @@
     pager($("jobs-pager"), data, page, JOBS_PAGE, loadJobs);
   }
 
-  /* Previous / next buttons under a list. */
+  /* Previous / next buttons under a list (a large list's count is an estimate: the links decide). */
   function pager(box, data, page, size, load) {
     const pages = Math.max(1, Math.ceil(data.count / size));
     box.replaceChildren(
-      el("button", { type: "button", disabled: page <= 1, onclick: () => load(page - 1).catch(fail), text: _("Previous") }),
-      el("span", { class: "muted", text: interpolate(_("page %(page)s of %(pages)s"), { page, pages }, true) }),
-      el("button", { type: "button", disabled: page >= pages, onclick: () => load(page + 1).catch(fail), text: _("Next") }));
-    box.hidden = data.count <= size;
+      el("button", { type: "button", disabled: !data.previous, onclick: () => load(page - 1).catch(fail), text: _("Previous") }),
+      el("span", { class: "muted", text: data.count_estimated
+        ? interpolate(_("page %s"), [page]) : interpolate(_("page %(page)s of %(pages)s"), { page, pages }, true) }),
+      el("button", { type: "button", disabled: !data.next, onclick: () => load(page + 1).catch(fail), text: _("Next") }));
+    box.hidden = !data.previous && !data.next;
+  }
+
+  /* A page of a list; a page that no longer exists (its last rows were placed or removed) gives the one before. */
+  async function listPage(path, params, page) {
+    try {
+      return [await api(path, { params: { ...params, page } }), page];
+    } catch (err) {
+      if (err instanceof G.ApiError && err.status === 404 && page > 1) return listPage(path, params, page - 1);
+      throw err;
+    }
   }
 
   /* A blank import file: the header row only, with a byte-order mark so spreadsheets read it as UTF-8. */
@@ -198,8 +240,8 @@
 
   /* --- unassigned households ---------------------------------------------------------------------- */
 
-  async function loadUnassigned(page = state.unassignedPage) {
-    const data = await api("/api/v1/households/", { params: { unassigned: "true", page, page_size: UNASSIGNED_PAGE } });
+  async function loadUnassigned(wanted = state.unassignedPage) {
+    const [data, page] = await listPage("/api/v1/households/", { unassigned: "true", page_size: UNASSIGNED_PAGE }, wanted);
     state.unassignedPage = page;
     state.unassigned = data.results;
     $("unassigned-count").textContent = fmt(data.count);
@@ -325,8 +367,8 @@
       addLayers();
       await Promise.all([loadJobs(1), loadUnassigned(1)]);
       // An import still running when the page was opened (or reloaded) is followed again.
-      const running = state.jobs.find((job) => job.status === "pending" || job.status === "running");
-      if (running) openJob(running.id);
+      const unfinished = state.jobs.find(running);
+      if (unfinished) openJob(unfinished.id);
       state.ready = true;
     } catch (err) {
       fail(err);
