@@ -26,6 +26,7 @@ def households_file(path):
         writer.writerow(["R1", "西南路8号", "116.386", "39.907", "赵磊", "户主"])
         writer.writerow(["R2", "西南路9号", "东经116度", "39.908", "钱进", "户主"])  # data row 2: not a number
         writer.writerow(["R3", "城西路1号", str(OUTSIDE[0]), str(OUTSIDE[1]), "孙丽", "户主"])
+        writer.writerow(["R4", "城西路2号", str(OUTSIDE[0]), str(OUTSIDE[1] + 0.004), "李强", "户主"])
     return path
 
 
@@ -60,35 +61,45 @@ def test_a_grid_worker_imports_a_file_without_its_bad_row_and_places_a_household
     page.wait_for_function(
         "() => document.querySelector('[data-testid=import-summary]')?.textContent.startsWith('Imported')"
     )
-    assert summary(page) == "Imported: 2 households and 2 residents written, 1 of them assigned to a grid cell."
-    assert page.locator("[data-testid=import-counts] [data-count=unassigned] .value").inner_text() == "1"
+    assert summary(page) == "Imported: 3 households and 3 residents written, 1 of them assigned to a grid cell."
+    assert page.locator("[data-testid=import-counts] [data-count=unassigned] .value").inner_text() == "2"
     assert page.locator("[data-testid=import-counts] [data-count=rejected_rows] .value").inner_text() == "1"
     rejects = page.locator("[data-testid=import-rejects]")
     answer = page.request.get(live_server.url + rejects.get_attribute("href"))
     assert answer.ok and "钱进" in answer.text() and "赵磊" not in answer.text()
-    assert sorted(Household.objects.filter(ref__startswith="R").values_list("ref", flat=True)) == ["R1", "R3"]
+    assert sorted(Household.objects.filter(ref__startswith="R").values_list("ref", flat=True)) == ["R1", "R3", "R4"]
     # Both runs are listed, the newest first.
     jobs = page.locator("[data-testid=import-jobs] tbody tr")
     page.wait_for_function("() => document.querySelectorAll('[data-testid=import-jobs] tbody tr').length === 2")
-    assert "2 households written" in jobs.first.inner_text()
+    assert "3 households written" in jobs.first.inner_text()
     assert [job.options["commit"] for job in ImportJob.objects.order_by("-pk")] == [True, False]
 
-    # The household outside every cell is listed; placed inside the cell, it is assigned there.
+    # The households outside every cell are listed; placed inside the cell, each is assigned there:
+    # one by a click on the map, one by its coordinates typed.
     unassigned = page.locator("[data-testid=unassigned-list] li[data-household]")
     page.wait_for_function(
-        "() => document.querySelectorAll('[data-testid=unassigned-list] li[data-household]').length === 1"
+        "() => document.querySelectorAll('[data-testid=unassigned-list] li[data-household]').length === 2"
     )
-    assert "城西路1号" in unassigned.first.inner_text()
+    assert "城西路1号" in unassigned.all_inner_texts()[0] + unassigned.all_inner_texts()[1]
     shot(page, "records-imported")
-    unassigned.first.locator("[data-action=place]").click()
+    page.locator("[data-testid=unassigned-list] li", has_text="城西路1号").locator("[data-action=place]").click()
     assert page.locator("[data-testid=pick-banner]").is_visible()
     wait_for_map(page)
     click_map(page, 116.383, 39.905)
-    page.wait_for_selector("[data-testid=unassigned-none]")
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=unassigned-list] li[data-household]').length === 1"
+    )
     assert "now in grid cell " + CELL in page.locator("#toast").inner_text()
     household = Household.objects.get(ref="R3")
     assert household.grid_code == CELL
     assert abs(household.location.x - 116.383) < 1e-4 and abs(household.location.y - 39.905) < 1e-4
+    unassigned.first.locator("[data-action=place]").click()
+    page.locator("[data-testid=pick-coordinates]").fill("116.384, 39.911")
+    page.locator("[data-testid=pick-coordinates]").press("Enter")
+    page.wait_for_selector("[data-testid=unassigned-none]")
+    household = Household.objects.get(ref="R4")
+    assert household.grid_code == CELL
+    assert abs(household.location.x - 116.384) < 1e-6 and abs(household.location.y - 39.911) < 1e-6
     shot(page, "records-placed")
     assert page.js_errors == []
 

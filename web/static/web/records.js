@@ -283,6 +283,7 @@
     state.picking = household;
     $("pick-text").textContent = interpolate(_("Click the map where %s really is."), [household.address]);
     $("pick-banner").hidden = false;
+    $("pick-coordinates").value = "";
     map.getCanvas().style.cursor = "crosshair";
   }
 
@@ -296,10 +297,27 @@
     const household = state.picking;
     if (!household) return;
     stopPick();
-    const location = { lon: Number(event.lngLat.lng.toFixed(7)), lat: Number(event.lngLat.lat.toFixed(7)) };
+    // The map is drawn in WGS-84, as the grid is.
+    await place(household, { lon: Number(event.lngLat.lng.toFixed(7)), lat: Number(event.lngLat.lat.toFixed(7)) }, "wgs84");
+  }
+
+  /* Coordinates typed as "lon,lat" in the deployment's datum (as a GPS device or a form gives them). */
+  async function onTypedPlace(event) {
+    event.preventDefault();
+    const household = state.picking;
+    const parts = $("pick-coordinates").value.trim().split(/[\s,，]+/).filter(Boolean);
+    if (!household || parts.length !== 2) {
+      G.toast(_("Type the point as lon,lat, for example 116.3912,39.9065."), { bad: true });
+      return;
+    }
+    stopPick();
+    await place(household, { lon: parts[0], lat: parts[1] }, boot.input_crs);
+  }
+
+  async function place(household, location, crs) {
     try {
-      const updated = await api(`/api/v1/households/${household.id}/`, { method: "PATCH", body: { location, crs: "wgs84" } });
-      marker = G.highlight(map, [location.lon, location.lat], marker);
+      const updated = await api(`/api/v1/households/${household.id}/`, { method: "PATCH", body: { location, crs } });
+      marker = G.highlight(map, [updated.location.lon, updated.location.lat], marker);
       if (updated.grid_code) {
         G.toast(interpolate(_("%(address)s is now in grid cell %(code)s."), { address: updated.address, code: updated.grid_code }, true));
       } else {
@@ -357,6 +375,7 @@
     $("import-commit").addEventListener("click", () => submitImport(true));
     $("template-link").addEventListener("click", downloadTemplate);
     $("pick-cancel").addEventListener("click", stopPick);
+    $("pick-form").addEventListener("submit", onTypedPlace);
     document.addEventListener("keydown", (event) => { if (event.key === "Escape" && state.picking) stopPick(); });
   }
 
