@@ -7,6 +7,8 @@ from django.db.models import F, Func, Q, Value
 from django.db.models.functions import Concat, Left, Length
 from django.utils.translation import gettext_lazy as _
 
+from jobs.models import UploadJob
+
 
 class Level(models.IntegerChoices):
     """The five levels of the grid hierarchy, top to bottom; a child is always one level below its parent."""
@@ -222,35 +224,17 @@ class DraftEdit(models.Model):
         return f"#{self.generation_id}.{self.seq} {self.operation} {' '.join(self.codes)}"
 
 
-class BoundaryImportJob(models.Model):
+class BoundaryImportJob(UploadJob):
     """
     A boundary file uploaded through the API and imported in the background (a large file, or when
-    asked): the file (kept privately until the import is done), the options, the stage, then the
-    report. The work runs as a background task, on a Celery worker when one is configured.
+    asked), as every upload job; its file is removed once the job is done.
     """
 
-    class Status(models.TextChoices):
-        PENDING = "pending", _("pending")
-        RUNNING = "running", _("running")
-        DONE = "done", _("done")
-        FAILED = "failed", _("failed")
+    stored_path = models.CharField(max_length=500, blank=True)  # emptied with the file
 
-    file_name = models.CharField(_("file name"), max_length=200)
-    stored_path = models.CharField(max_length=500, blank=True)
-    options = models.JSONField(_("options"), default=dict)
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
-    stage = models.CharField(_("stage"), max_length=20, blank=True)
-    report = models.JSONField(_("report"), null=True, blank=True)
-    created_by = models.ForeignKey(
-        "accounts.User", on_delete=models.PROTECT, related_name="+", verbose_name=_("created by")
-    )
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
-
-    class Meta:
+    class Meta(UploadJob.Meta):
         verbose_name = _("boundary import")
         verbose_name_plural = _("boundary imports")
-        ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"{self.file_name} ({self.status})"

@@ -71,7 +71,7 @@ def run_boundary_import(self, job_id: int) -> None:
         if not mine:
             raise self.retry(countdown=BUSY_RETRY_SECONDS)
         job = BoundaryImportJob.objects.select_related("created_by").get(pk=job_id)
-        if job.status in (BoundaryImportJob.Status.DONE, BoundaryImportJob.Status.FAILED):
+        if job.finished:
             return
         BoundaryImportJob.objects.filter(pk=job_id).update(status=BoundaryImportJob.Status.RUNNING)
 

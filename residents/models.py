@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.crypto import EncryptedTextField
 from core.personal import id_number_normalize, phone_normalize
+from jobs.models import UploadJob
 
 
 class HousingType(models.TextChoices):
@@ -208,35 +209,17 @@ class Resident(models.Model):
         return self.name
 
 
-class ImportJob(models.Model):
+class ImportJob(UploadJob):
     """
-    An import uploaded through the API: the file (kept privately), the options, and as the work goes
-    on its stage and progress, then its report and the rejected rows. The work runs as a background
-    task, on a Celery worker when one is configured, in the request otherwise.
+    A household file uploaded through the API: as every upload job, and as the work goes on its
+    progress (rows read, steps checked) and, once done, the rejected rows. The work runs as a
+    background task, on a Celery worker when one is configured, in the request otherwise.
     """
 
-    class Status(models.TextChoices):
-        PENDING = "pending", _("pending")
-        RUNNING = "running", _("running")
-        DONE = "done", _("done")
-        FAILED = "failed", _("failed")
-
-    file_name = models.CharField(_("file name"), max_length=200)
-    stored_path = models.CharField(max_length=500)
-    options = models.JSONField(_("options"), default=dict)
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
-    stage = models.CharField(_("stage"), max_length=20, blank=True)
     done = models.BigIntegerField(default=0)
     total = models.BigIntegerField(default=0)
-    report = models.JSONField(_("report"), null=True, blank=True)
     rejects_path = models.CharField(max_length=500, blank=True)
-    created_by = models.ForeignKey(
-        "accounts.User", on_delete=models.PROTECT, related_name="+", verbose_name=_("created by")
-    )
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
-    class Meta:
+    class Meta(UploadJob.Meta):
         verbose_name = _("import job")
         verbose_name_plural = _("import jobs")
-        ordering = ["-created_at"]

@@ -32,7 +32,7 @@ def run_household_import(self, job_id: int) -> None:
         if not mine:
             raise self.retry(countdown=BUSY_RETRY_SECONDS)
         job = ImportJob.objects.select_related("created_by").get(pk=job_id)
-        if job.status in (ImportJob.Status.DONE, ImportJob.Status.FAILED):
+        if job.finished:
             return
         _run(self, job)
 

@@ -180,22 +180,7 @@
     // On a phone the search bar and the sheet cover part of the map: the jurisdiction fits in the rest.
     if (bounds && isPhone()) map.fitBounds(bounds, { padding: mapPadding(), duration: 0 });
     G.addGrid(map);
-    G.setVectorSource(map, "households", "households");
-    map.addLayer({
-      id: "household-clusters", type: "circle", source: "households", "source-layer": "household_clusters",
-      paint: {
-        "circle-color": "#2f855a", "circle-opacity": 0.55, "circle-stroke-color": "#fff", "circle-stroke-width": 1,
-        "circle-radius": ["interpolate", ["linear"], ["get", "count"], 1, 5, 50, 11, 500, 20],
-      },
-    });
-    map.addLayer({
-      id: "households", type: "circle", source: "households", "source-layer": "households",
-      paint: {
-        "circle-color": ["match", ["get", "housing_type"], "rented", "#b54708", "collective", "#6941c6", "#2f855a"],
-        "circle-radius": ["interpolate", ["linear"], ["zoom"], 15, 4, 18, 8],
-        "circle-stroke-color": "#fff", "circle-stroke-width": 1.5,
-      },
-    });
+    G.addHouseholds(map);
     if (may.incidents) {
       G.setVectorSource(map, "incidents", "incidents", { status: "open" });
       map.addLayer({

@@ -217,6 +217,27 @@
     }, before);
   }
 
+  /* The households of the jurisdiction: clustered counts at low zoom, each household (coloured by its
+     housing type) from the zoom the layer gives single points at. */
+  function addHouseholds(map) {
+    setVectorSource(map, "households", "households");
+    map.addLayer({
+      id: "household-clusters", type: "circle", source: "households", "source-layer": "household_clusters",
+      paint: {
+        "circle-color": "#2f855a", "circle-opacity": 0.55, "circle-stroke-color": "#fff", "circle-stroke-width": 1,
+        "circle-radius": ["interpolate", ["linear"], ["get", "count"], 1, 5, 50, 11, 500, 20],
+      },
+    });
+    map.addLayer({
+      id: "households", type: "circle", source: "households", "source-layer": "households",
+      paint: {
+        "circle-color": ["match", ["get", "housing_type"], "rented", "#b54708", "collective", "#6941c6", "#2f855a"],
+        "circle-radius": ["interpolate", ["linear"], ["zoom"], 15, 4, 18, 8],
+        "circle-stroke-color": "#fff", "circle-stroke-width": 1.5,
+      },
+    });
+  }
+
   /* A marker that pulses where something was found. */
   function highlight(map, lngLat, old) {
     if (old) old.remove();
@@ -251,7 +272,7 @@
   }
 
   window.GeoGrid = {
-    boot, api, ApiError, toast, fail, el, fmt, fmtDate, createMap, tileUrl, setVectorSource, addGrid, highlight,
+    boot, api, ApiError, toast, fail, el, fmt, fmtDate, createMap, tileUrl, setVectorSource, addGrid, addHouseholds, highlight,
     has, jurisdictionBounds, _, interpolate, statusLabel, STATUS_LABELS, bboxOf,
   };
 })();

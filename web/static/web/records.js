@@ -339,19 +339,7 @@
 
   function addLayers() {
     G.addGrid(map);
-    G.setVectorSource(map, "households", "households");
-    map.addLayer({
-      id: "household-clusters", type: "circle", source: "households", "source-layer": "household_clusters",
-      paint: {
-        "circle-color": "#2f855a", "circle-opacity": 0.45, "circle-stroke-color": "#fff", "circle-stroke-width": 1,
-        "circle-radius": ["interpolate", ["linear"], ["get", "count"], 1, 4, 50, 10, 500, 18],
-      },
-    });
-    map.addLayer({
-      id: "households", type: "circle", source: "households", "source-layer": "households",
-      paint: { "circle-color": "#2f855a", "circle-radius": ["interpolate", ["linear"], ["zoom"], 15, 3, 18, 7],
-        "circle-stroke-color": "#fff", "circle-stroke-width": 1 },
-    });
+    G.addHouseholds(map);
     map.addSource("unassigned", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
     map.addLayer({
       id: "unassigned", type: "circle", source: "unassigned",
