@@ -36,6 +36,7 @@ from residents import sql
 from residents.models import Gender, HousingType, Relation, ResidenceStatus, Source
 from residents.vocabulary import COLUMN_ALIASES, RESIDENT_COLUMNS, VALUE_ALIASES
 from tiles.cache import bump
+from tiles.prerender import prerender_soon
 
 CODES = {
     "housing_type": HousingType.values,
@@ -222,6 +223,8 @@ def household_import(
                     analyze(cursor, "residents_household")
                     analyze(cursor, "residents_resident")
                 report.committed = True
+                # Tiles built ahead (when the deployment does) are built again once this commits.
+                prerender_soon(sources=("households",))
                 import_audit(actor=actor, report=report)
                 progress("writing", 1, 1)
             # Dropped now, not left to the transaction: an outer transaction may run several imports.

@@ -82,3 +82,33 @@ def test_a_kpi_refresh_builds_the_choropleth_ahead_when_configured(
         response = city_api.get(f"/tiles/choropleth/10/{x}/{y}.mvt")
     assert response.status_code == 200
     assert response.content == fresh(city_api.user, "choropleth", 10, x, y)
+
+
+def test_a_committed_household_import_builds_the_households_ahead_when_configured(
+    population, city_api, settings, tmp_path, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    from core.scope import Scope
+    from residents.importing import household_import, import_options
+    from tests.residents.test_import import GOOD_ROWS, write_csv
+
+    def households_in(tile: bytes) -> int:
+        return sum(f["properties"]["count"] for f in decode(tile).get("household_clusters", {}).get("features", []))
+
+    settings.GEOGRID_PRERENDER_MAX_ZOOM = 10
+    settings.GEOGRID_PRERENDER_LAYERS = ["households"]
+    x, y = tile_of(116.41, 39.93, 10)  # where the imported household lies
+    before = households_in(fresh(city_api.user, "households", 10, x, y))
+    path = write_csv(tmp_path / "h.csv", [GOOD_ROWS[2]])
+    # A dry run changes nothing, so nothing is built.
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        household_import(path=path, options=import_options(), scope=Scope.everything())
+    assert callbacks == []
+    with django_capture_on_commit_callbacks(execute=True):
+        report = household_import(path=path, options=import_options(commit=True), scope=Scope.everything())
+    assert report.committed
+    city_api.get("/tiles/households/13/0/0.mvt")  # the token and the scope, read once and cached
+    with django_assert_num_queries(0):
+        response = city_api.get(f"/tiles/households/10/{x}/{y}.mvt")
+    assert response.status_code == 200
+    assert response.content == fresh(city_api.user, "households", 10, x, y)
+    assert households_in(response.content) == before + 1
