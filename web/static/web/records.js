@@ -274,6 +274,8 @@
     for (const item of $("unassigned-list").children) item.classList.toggle("selected", Number(item.dataset.household) === household.id);
     drawUnassigned();
     const point = [household.location.lon, household.location.lat];
+    // On a phone the list lies under the map: bring the map back into view.
+    map.getContainer().scrollIntoView({ block: "nearest", behavior: "smooth" });
     map.flyTo({ center: point, zoom: Math.max(map.getZoom(), 15) });
     marker = G.highlight(map, point, marker);
   }
