@@ -227,7 +227,15 @@ class HouseholdListApi(ScopedAPIView):
         return Response(household_body(self, household), status=status.HTTP_201_CREATED)
 
 
+WITH_RESIDENTS = OpenApiParameter(
+    "residents", bool, description="false: the household alone, without its residents (and their personal data)"
+)
+
+
 def household_body(view, household) -> dict:
+    """The household with its residents; with ?residents=false the household alone (nothing personal to audit)."""
+    if view.request.query_params.get("residents", "").lower() == "false":
+        return household_row(household)
     residents = list(household.residents.all())
     reveal = reveal_personal_data(view, records=residents, label=f"household {household.pk}")
     return {**household_row(household), "residents": [resident_row(r, reveal=reveal) for r in residents]}
@@ -244,11 +252,11 @@ class HouseholdDetailApi(ScopedAPIView):
             raise ApiError(_("No such household."), code="not_found", status_code=404)
         return household
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(parameters=[WITH_RESIDENTS], responses={200: OpenApiTypes.OBJECT})
     def get(self, request, household_id: int):
         return Response(household_body(self, self._get(household_id)))
 
-    @extend_schema(request=HouseholdInputSerializer, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(parameters=[WITH_RESIDENTS], request=HouseholdInputSerializer, responses={200: OpenApiTypes.OBJECT})
     def patch(self, request, household_id: int):
         household = self._get(household_id)
         if not self.scope.has(CHANGE_HOUSEHOLDS):

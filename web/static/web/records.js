@@ -318,7 +318,8 @@
 
   async function place(household, location, crs) {
     try {
-      const updated = await api(`/api/v1/households/${household.id}/`, { method: "PATCH", body: { location, crs } });
+      // The household alone: its residents' personal data is not needed here (nor its viewing audited).
+      const updated = await api(`/api/v1/households/${household.id}/?residents=false`, { method: "PATCH", body: { location, crs } });
       marker = G.highlight(map, [updated.location.lon, updated.location.lat], marker);
       if (updated.grid_code) {
         G.toast(interpolate(_("%(address)s is now in grid cell %(code)s."), { address: updated.address, code: updated.grid_code }, true));
