@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from boundaries.models import BoundaryImportJob, Generation, GridUnit, Level
 from core.errors import ApiError
 from core.scope import Scope, subtree_prefix
+from jobs.selectors import upload_jobs_of
 
 
 def generation_active() -> Generation | None:
@@ -189,5 +190,4 @@ def point_units(*, point: Point, generation: Generation | None = None) -> tuple[
 
 def boundary_import_job_get(*, user, job_id: int):
     """A background boundary import of the caller's own (a superuser sees every one)."""
-    jobs = BoundaryImportJob.objects.all() if user.is_superuser else BoundaryImportJob.objects.filter(created_by=user)
-    return jobs.filter(pk=job_id).first()
+    return upload_jobs_of(BoundaryImportJob, user=user).filter(pk=job_id).first()

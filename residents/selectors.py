@@ -15,6 +15,7 @@ from django.db.models.functions import Cast
 from core.crypto import blind_index
 from core.personal import id_number_normalize, phone_normalize
 from core.scope import Scope, subtree_prefix
+from jobs.selectors import upload_jobs_of
 from residents.models import AttentionTag, Building, Household, ImportJob, Resident
 
 # Age bands of the statistics and filters: (name, minimum age, maximum age or None).
@@ -286,11 +287,10 @@ def _share(part: int, whole: int) -> float | None:
 
 
 def import_job_list(*, user) -> QuerySet[ImportJob]:
-    """The caller's own import jobs, newest first (administrators see every one)."""
-    jobs = ImportJob.objects.all() if user.is_superuser else ImportJob.objects.filter(created_by=user)
-    return jobs.select_related("created_by").order_by("-created_at", "-pk")
+    """The caller's own import jobs, newest first (a superuser sees every one)."""
+    return upload_jobs_of(ImportJob, user=user)
 
 
 def import_job_get(*, user, job_id: int):
-    """An import job of the caller's own (administrators see every one)."""
+    """An import job of the caller's own (a superuser sees every one)."""
     return import_job_list(user=user).filter(pk=job_id).first()

@@ -106,3 +106,8 @@ VALUE_ALIASES: dict[str, dict[str, str]] = {
         "外出人口": "away",
     },
 }
+
+
+def blank_file_headers(*, chinese: bool) -> list[str]:
+    """The header row of a blank import file: every column, by its Chinese name or its English one (both are read)."""
+    return [aliases[0] if chinese else name for name, aliases in COLUMN_ALIASES.items()]

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.models import Department
 from accounts.selectors import scope_for_user
-from residents.vocabulary import COLUMN_ALIASES
+from residents.vocabulary import blank_file_headers
 from web.selectors import app_context, landing_page
 
 
@@ -74,7 +74,5 @@ def plan(request):
 @login_required
 @require_GET
 def records(request):
-    # The headers of a blank import file: Chinese for Chinese pages, the English names otherwise (both are read).
-    chinese = (get_language() or "").startswith("zh")
-    columns = [aliases[0] if chinese else name for name, aliases in COLUMN_ALIASES.items()]
+    columns = blank_file_headers(chinese=(get_language() or "").startswith("zh"))
     return _page(request, "records", "web/records.html", "residents.import_household", import_columns=columns)

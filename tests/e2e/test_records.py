@@ -112,4 +112,7 @@ def test_the_page_is_only_for_those_who_import_households(e2e_city, open_page, l
     wait_for_records(admin)
     assert admin.locator("nav.pages a[aria-current=page]").inner_text() == "住户信息"
     assert admin.locator("[data-testid=import-check]").inner_text() == "检查文件"
+    # The blank file's headers are in the page's language (the importer reads them back).
+    headers = admin.evaluate("() => window.GeoGrid.boot.import_columns")
+    assert headers[:4] == ["户号", "地址", "楼栋", "单元"] and "身份证号" in headers
     assert admin.js_errors == []
